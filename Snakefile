@@ -1,0 +1,20 @@
+# Replication workflow for "Better Representations via Adversarial Training in Pre-Training:
+# A Theoretical Perspective" (Xing et al., AISTATS 2024). `make reproduce` runs it end to end.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/simulation.smk"
+include: "rules/figures.smk"
+
+
+rule all:
+    input:
+        ALL_TARGETS,
+    default_target: True

@@ -1,0 +1,99 @@
+"""Deterministic, atomic file output and the metadata recorded beside every result."""
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import platform
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import __version__
+
+# Fixed zip timestamps make .npz files byte-identical across runs (numpy's savez stamps "now").
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+def sha256_file(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path beside ``path``; rename it into place only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def save_arrays(path, arrays: dict) -> None:
+    """Write numpy arrays as a byte-reproducible .npz (loadable with ``np.load``)."""
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as archive:
+        for name in sorted(arrays):
+            buffer = io.BytesIO()
+            np.lib.format.write_array(buffer, np.ascontiguousarray(arrays[name]), allow_pickle=False)
+            archive.writestr(zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_EPOCH), buffer.getvalue())
+
+
+def load_arrays(path) -> dict:
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: rerun the rule that makes it")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {name: archive[name] for name in archive.files}
+    except (zipfile.BadZipFile, ValueError, OSError) as error:
+        raise ValueError(f"{path} is corrupt ({error}); delete it and rerun the workflow") from error
+
+
+def save_torch(path, obj) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+
+
+def load_torch(path):
+    """Load a checkpoint safely (tensors and plain containers only)."""
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def write_csv(path, frame) -> None:
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False, float_format="%.6g")
+
+
+def write_json(path, payload) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def provenance(seed_info: dict, config_section: dict, outputs) -> dict:
+    """What is recorded beside each output: seeds, the config it came from, hashes, versions."""
+    config_text = json.dumps(config_section, sort_keys=True, default=str)
+    return {
+        "seeds": seed_info,
+        "config_sha256": hashlib.sha256(config_text.encode()).hexdigest(),
+        "config": config_section,
+        "outputs": {str(p): sha256_file(p) for p in outputs},
+        "versions": {
+            "advpretrain": __version__,
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+        },
+    }

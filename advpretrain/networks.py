@@ -1,0 +1,77 @@
+"""Two-layer networks h(Z) = sigma(W Z), trained many at once.
+
+A ``TwoLayerNets`` holds N independent networks (one per seed and variant) as stacked tensors, so
+one batched matrix product trains them all; inputs have shape (N, batch, d).
+"""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def gate(v, threshold):
+    """sigma(v, e) = v * 1{|v| >= e}; autograd gives the paper's gradient 1{|v| >= e}."""
+    return v * (v.abs() >= threshold)
+
+
+def relu(v, threshold):
+    return F.relu(v - threshold)
+
+
+def symmetric_relu(v, threshold):
+    return F.relu(v - threshold) - F.relu(-v - threshold)
+
+
+def tanh(v, threshold):
+    return torch.tanh(v)
+
+
+def softplus(v, threshold):
+    return F.softplus(v)
+
+
+ACTIVATIONS = {
+    "gate": gate,
+    "relu": relu,
+    "symmetric_relu": symmetric_relu,
+    "tanh": tanh,
+    "softplus": softplus,
+}
+
+
+def logistic_loss(margin):
+    """l(t) = log(1 + exp(-t)), computed stably."""
+    return F.softplus(-margin)
+
+
+class TwoLayerNets(nn.Module):
+    """N two-layer networks: hidden layer W (N, H, d), supervised head a (N, H)."""
+
+    def __init__(self, weight, head, activation, threshold, score_scale=1.0):
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; choose from {sorted(ACTIVATIONS)}")
+        self.activation = activation
+        self.threshold = threshold
+        self.score_scale = score_scale
+        self.weight = nn.Parameter(weight.clone())
+        self.head = nn.Parameter(head.clone())
+
+    @staticmethod
+    def initial_parameters(n_models, hidden, d, init_scale, generator):
+        """Hidden weights N(0, init_scale^2 / d) and head N(0, 1 / H) for n_models networks."""
+        weight = torch.randn(n_models, hidden, d, generator=generator) * (init_scale / d**0.5)
+        head = torch.randn(n_models, hidden, generator=generator) / hidden**0.5
+        return weight, head
+
+    def hidden(self, z):
+        return ACTIVATIONS[self.activation](torch.einsum("nbd,nhd->nbh", z, self.weight),
+                                            self.threshold)
+
+    def forward(self, z):
+        """Supervised output f(Z) = a^T h(Z), shape (N, batch)."""
+        return torch.einsum("nbh,nh->nb", self.hidden(z), self.head)
+
+    def score(self, z1, z2):
+        """Contrastive similarity s(Z, Z') = scale * h(Z)^T h(Z'), shape (N, batch)."""
+        return self.score_scale * (self.hidden(z1) * self.hidden(z2)).sum(-1)

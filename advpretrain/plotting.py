@@ -1,0 +1,132 @@
+"""Figures, drawn from the workflow's CSV files alone (no model or data needed).
+
+Every figure function takes a dict of input CSV paths, the config, and an output stem; it writes
+``stem.pdf`` and ``stem.png`` with fixed metadata so reruns are byte-identical.
+"""
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from .fileio import atomic_path  # noqa: E402
+
+sns.set_theme(context="paper", style="whitegrid")
+plt.rcParams.update({"svg.hashsalt": "advpretrain", "pdf.compression": 6})
+
+MAIN_VARIANTS = ["clean", "fgm_l2", "fgm_linf"]
+
+
+def save(fig, stem):
+    stem = Path(stem)
+    for suffix, metadata in ((".pdf", {"CreationDate": None, "ModDate": None}),
+                             (".png", {"Software": None})):
+        with atomic_path(stem.with_suffix(suffix)) as tmp:
+            fig.savefig(tmp, format=suffix[1:], metadata=metadata, dpi=150, bbox_inches="tight")
+    plt.close(fig)
+
+
+def main_variants(frame, config):
+    """The configured pre-training variants (not the eps sweep), in config order."""
+    order = list(config["simulation"]["pretrain_variants"])
+    return frame[frame["variant"].isin(order)], order
+
+
+def purity_distribution(inputs, config, stem):
+    """Node purity, clean vs adversarial pre-training, one panel per task (C1, C3)."""
+    nodes = pd.concat([pd.read_csv(path) for path in inputs["nodes"]], ignore_index=True)
+    nodes, order = main_variants(nodes[~nodes["dead"]], config)
+    tasks = list(dict.fromkeys(nodes["task"]))
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.2), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        sns.violinplot(data=nodes[nodes["task"] == task], x="variant", y="purity", order=order,
+                       hue="variant", hue_order=order, cut=0, inner="quartile", ax=ax,
+                       legend=False)
+        ax.set_title(f"{task} pre-training")
+        ax.set_xlabel("pre-training")
+        ax.set_ylabel("node purity max|C|/||C||")
+        ax.set_ylim(0, 1.02)
+        d = config["simulation"]["data"]["d"]
+        ax.axhline(d**-0.5, color="grey", ls=":", lw=1)
+    fig.suptitle("Feature purification: each node's largest feature share (over all seeds)")
+    save(fig, stem)
+
+
+def coefficient_heatmaps(inputs, config, stem):
+    """|W M| per variant for one seed; rows are nodes sorted by their main feature."""
+    frames = [pd.read_csv(path) for path in inputs["coefficients"]]
+    panels = []
+    for path, frame in zip(inputs["coefficients"], frames):
+        task = Path(path).parent.parent.name
+        frame, order = main_variants(frame, config)
+        panels += [(task, variant, frame[frame["variant"] == variant]) for variant in order]
+    fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels), 4.2), squeeze=False)
+    for ax, (task, variant, frame) in zip(axes[0], panels):
+        matrix = frame.pivot(index="node", columns="feature", values="abs_coefficient").to_numpy()
+        matrix = matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+        order = np.lexsort((-matrix.max(1), matrix.argmax(1)))
+        sns.heatmap(matrix[order], ax=ax, cmap="viridis", vmin=0, vmax=1, cbar=ax is axes[0][-1],
+                    xticklabels=False, yticklabels=False)
+        ax.set_title(f"{task}\n{variant}", fontsize=8)
+        ax.set_xlabel("feature j")
+        ax.set_ylabel("node (sorted by main feature)" if ax is axes[0][0] else "")
+    fig.suptitle("|C| = |W M| (rows normalised): purified nodes read one feature")
+    save(fig, stem)
+
+
+def robustness_curves(inputs, config, stem):
+    """Accuracy vs attack eps for each pre-training variant (C2), mean and sd over seeds."""
+    frame = pd.concat([pd.read_csv(path) for path in inputs["robustness"]], ignore_index=True)
+    frame, order = main_variants(frame, config)
+    grid = sns.relplot(data=frame, x="eps", y="accuracy", hue="variant", hue_order=order,
+                       style="variant", markers=True, dashes=False, col="norm", row="attack",
+                       kind="line", errorbar="sd", height=2.6, aspect=1.2,
+                       facet_kws={"sharex": False})
+    grid.set_axis_labels("attack eps", "test accuracy")
+    grid.set_titles("{row_name} {col_name}")
+    grid.figure.suptitle("Robust accuracy of the pre-trained networks", y=1.02)
+    save(grid.figure, stem)
+
+
+def eps_sweep(inputs, config, stem):
+    """Mean purity and clean / robust accuracy against the training eps of the sweep norm."""
+    sim = config["simulation"]
+    norm = sim["eps_sweep"]["norm"]
+    reference = sim["evaluation"]["reference_attack"]
+    summary = pd.concat([pd.read_csv(path) for path in inputs["summary"]], ignore_index=True)
+    robustness = pd.concat([pd.read_csv(path) for path in inputs["robustness"]],
+                           ignore_index=True)
+
+    def sweep(frame):
+        return frame[(frame["train_norm"] == norm) | (frame["train_eps"] == 0)]
+
+    purity = sweep(summary[summary["measure"] == "purity"]).assign(
+        panel="mean node purity", y=lambda f: f["value"])
+    clean = sweep(robustness[robustness["eps"] == 0]).drop_duplicates(
+        ["variant", "seed", "task"]).assign(panel="clean accuracy", y=lambda f: f["accuracy"])
+    attacked = sweep(robustness[(robustness["attack"] == reference["attack"])
+                                & (robustness["norm"] == reference["norm"])
+                                & np.isclose(robustness["eps"], reference["eps"])]).assign(
+        panel=f"{reference['attack']} {reference['norm']} eps={reference['eps']:g} accuracy",
+        y=lambda f: f["accuracy"])
+    long = pd.concat([purity, clean, attacked], ignore_index=True)
+    grid = sns.relplot(data=long, x="train_eps", y="y", col="panel", hue="task", kind="line",
+                       marker="o", errorbar="sd", height=2.8, aspect=1.1,
+                       facet_kws={"sharey": False})
+    grid.set_axis_labels(f"training eps ({norm})", "")
+    grid.set_titles("{col_name}")
+    grid.figure.suptitle("Sweep of the adversarial training budget", y=1.03)
+    save(grid.figure, stem)
+
+
+FIGURES = {
+    "purity_distribution": purity_distribution,
+    "coefficient_heatmaps": coefficient_heatmaps,
+    "robustness_curves": robustness_curves,
+    "eps_sweep": eps_sweep,
+}

@@ -1,0 +1,49 @@
+# Pre-training of the two-layer networks (all variants and seeds of a task at once) and their
+# evaluation: node purity, feature coefficients, robustness grid.
+
+SIM_DIR = f"{RESULTS}/simulation"
+SIM_EVAL = ["nodes", "summary", "robustness", "coefficients"]
+
+
+rule pretrain:
+    input:
+        data=data_files,
+        code=package("sparse_coding", "simulation", "networks", "attacks", "training", "measures"),
+    output:
+        model=f"{SIM_DIR}/{{task}}/{{activation}}/pretrained.pt",
+        log_csv=f"{SIM_DIR}/{{task}}/{{activation}}/training_log.csv",
+        meta=f"{SIM_DIR}/{{task}}/{{activation}}/pretrained.json",
+    log:
+        f"{RESULTS}/logs/pretrain/{{task}}_{{activation}}.log",
+    params:
+        resume=f"{RESULTS}/resume/pretrain_{{task}}_{{activation}}.pt",
+    wildcard_constraints:
+        task="supervised|contrastive",
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        "../envs/workflow.yaml"
+    script:
+        "../scripts/pretrain.py"
+
+
+rule evaluate_pretrained:
+    input:
+        data=data_files,
+        model=rules.pretrain.output.model,
+        code=package("sparse_coding", "simulation", "networks", "attacks", "measures"),
+    output:
+        **{name: f"{SIM_DIR}/{{task}}/{{activation}}/{name}.csv" for name in SIM_EVAL},
+        meta=f"{SIM_DIR}/{{task}}/{{activation}}/evaluation.json",
+    log:
+        f"{RESULTS}/logs/evaluate/{{task}}_{{activation}}.log",
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        "../envs/workflow.yaml"
+    script:
+        "../scripts/evaluate_pretrained.py"

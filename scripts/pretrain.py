@@ -1,0 +1,9 @@
+"""Snakemake entry point: pre-train every variant and seed of one task and activation at once."""
+
+from advpretrain.simulation import pretrain
+from advpretrain.workflow import job
+
+sm = snakemake  # noqa: F821 (injected by Snakemake)
+with job(sm):
+    pretrain(sm.config, sm.input.data, sm.wildcards.task, sm.wildcards.activation,
+             sm.output.model, sm.output.log_csv, sm.output.meta, resume_path=sm.params.resume)
