@@ -1,11 +1,13 @@
 # Replication workflow for "Better Representations via Adversarial Training in Pre-Training:
 # A Theoretical Perspective" (Xing et al., AISTATS 2024). `make reproduce` runs it end to end.
+import os
+
 from snakemake.utils import min_version
 
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
 include: "rules/common.smk"

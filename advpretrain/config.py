@@ -31,6 +31,13 @@ def _semantic_errors(config):
     if evaluation["heatmap_seed"] >= sim["seeds"]:
         yield ("simulation.evaluation.heatmap_seed",
                f"{evaluation['heatmap_seed']} is not below simulation.seeds = {sim['seeds']}")
+    reference = evaluation["reference_attack"]
+    if reference["eps"] not in evaluation["eps_grid"][reference["norm"]]:
+        yield ("simulation.evaluation.reference_attack.eps",
+               f"{reference['eps']} is not on eps_grid.{reference['norm']}")
+    if reference["attack"] not in evaluation["attacks"]:
+        yield ("simulation.evaluation.reference_attack.attack",
+               f"{reference['attack']} is not in simulation.evaluation.attacks")
     clash = set(sim["pretrain_variants"]) & {f"sweep_{sim['eps_sweep']['norm']}_{v:g}"
                                              for v in sim["eps_sweep"]["values"]}
     if clash:

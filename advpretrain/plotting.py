@@ -1,7 +1,8 @@
 """Figures, drawn from the workflow's CSV files alone (no model or data needed).
 
 Every figure function takes a dict of input CSV paths, the config, and an output stem; it writes
-``stem.pdf`` and ``stem.png`` with fixed metadata so reruns are byte-identical.
+``stem.pdf`` and ``stem.png`` with fixed metadata (``save``) so reruns are byte-identical. The
+workflow names a figure's function as "module.function" (rules/common.smk, FIGURES).
 """
 
 from pathlib import Path
@@ -122,11 +123,3 @@ def eps_sweep(inputs, config, stem):
     grid.set_titles("{col_name}")
     grid.figure.suptitle("Sweep of the adversarial training budget", y=1.03)
     save(grid.figure, stem)
-
-
-FIGURES = {
-    "purity_distribution": purity_distribution,
-    "coefficient_heatmaps": coefficient_heatmaps,
-    "robustness_curves": robustness_curves,
-    "eps_sweep": eps_sweep,
-}

@@ -52,13 +52,13 @@ class NonFiniteLoss(FloatingPointError):
     pass
 
 
-def check_finite(step, losses):
-    """Stop at the first NaN or infinite loss, naming the step, the networks and the values."""
+def check_finite(step, losses, unit="networks"):
+    """Stop at the first NaN or infinite loss, naming the step, the ``unit`` rows and the values."""
     bad = ~torch.isfinite(losses)
     if bool(bad.any()):
         rows = torch.nonzero(bad).flatten().tolist()
         raise NonFiniteLoss(
-            f"non-finite training loss at step {step} for networks {rows[:10]} "
+            f"non-finite training loss at step {step} for {unit} {rows[:10]} "
             f"(values {losses[bad][:10].tolist()}); lower the learning rate or the attack budget")
 
 
@@ -110,6 +110,8 @@ def train_networks(nets, sample_batch, loss_fn, adversary, *, steps, lr, generat
                                      "nets": nets.state_dict(),
                                      "optimizer": optimizer.state_dict(),
                                      "generator": generator.get_state(), "rows": rows})
+    if resume_path is not None and Path(resume_path).exists():
+        Path(resume_path).unlink()  # finished: the caller now writes the real outputs
     return rows
 
 

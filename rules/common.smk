@@ -4,12 +4,10 @@ import sys
 
 # The package is imported from this checkout, here and in every job; no install step needed.
 sys.path.insert(0, workflow.basedir)
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    filter(None, [workflow.basedir, os.environ.get("PYTHONPATH")])
-)
-
 from advpretrain.config import validate_config, ConfigError  # noqa: E402
-from advpretrain.simulation import variant_table  # noqa: E402
+from advpretrain.workflow import make_package_importable  # noqa: E402
+
+make_package_importable(workflow.basedir)
 
 try:
     validate_config(config)
@@ -19,12 +17,34 @@ except ConfigError as error:
 SIM = config["simulation"]
 SEEDS = list(range(SIM["seeds"]))
 RESULTS = "results"
-FIGURES = "paper_figures"
-# Final targets; each rules file adds its own.
+PAPER_FIGURES = "paper_figures"
+# Final targets, and the figures: {name: {"plot": "module.function", input name: CSV paths}},
+# where the function lives in advpretrain/<module>.py. Each rules file adds its own.
 ALL_TARGETS = []
+FIGURES = {}
+
+
+def figure_inputs(name):
+    """A figure's CSV inputs (its entry in FIGURES without the plot function)."""
+    return {key: paths for key, paths in FIGURES[name].items() if key != "plot"}
+
+
+def sim_csv(name, tasks=("supervised",), activations=None):
+    """Evaluation CSVs of the simulation jobs (default: the main activation)."""
+    activations = activations or [SIM["network"]["activation"]]
+    return [
+        f"{RESULTS}/simulation/{task}/{act}/{name}.csv" for task in tasks for act in activations
+    ]
+
+
+def data_files(wildcards=None):
+    return expand(f"{RESULTS}/data/seed{{seed}}.npz", seed=SEEDS)
 
 
 def package(*modules):
     """The package files a rule's script imports: Snakemake reruns the rule when they change."""
     common = ["__init__", "fileio", "seeding", "workflow", "config", "progress"]
-    return [f"advpretrain/{name}.py" for name in dict.fromkeys(common + list(modules))]
+    return [
+        os.path.join(workflow.basedir, "advpretrain", f"{name}.py")
+        for name in dict.fromkeys(common + list(modules))
+    ]

@@ -20,6 +20,3 @@ rule sparse_coding_data:
     script:
         "../scripts/make_data.py"
 
-
-def data_files(wildcards=None):
-    return expand(f"{RESULTS}/data/seed{{seed}}.npz", seed=SEEDS)

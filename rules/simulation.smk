@@ -47,3 +47,18 @@ rule evaluate_pretrained:
         "../envs/workflow.yaml"
     script:
         "../scripts/evaluate_pretrained.py"
+
+
+FIGURES.update(
+    purity_distribution={"plot": "plotting.purity_distribution", "nodes": sim_csv("nodes")},
+    coefficient_heatmaps={
+        "plot": "plotting.coefficient_heatmaps",
+        "coefficients": sim_csv("coefficients"),
+    },
+    robustness_curves={"plot": "plotting.robustness_curves", "robustness": sim_csv("robustness")},
+    eps_sweep={
+        "plot": "plotting.eps_sweep",
+        "summary": sim_csv("summary"),
+        "robustness": sim_csv("robustness"),
+    },
+)

@@ -1,0 +1,119 @@
+"""The CIFAR-10 raw input: the official python archive, checksum verified, split once into arrays.
+
+The archive is fetched with torchvision's download helpers into ``cifar.data.root``; the expected
+MD5 is a config value (the official one by default) so that tests can supply their own small
+archive in the same format. The batches are read in the standard pickle format.
+"""
+
+import os
+import pickle
+import socket
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from torchvision.datasets.utils import check_integrity, download_url, extract_archive
+
+from .. import fileio
+from ..seeding import derive_seed, numpy_rng
+
+ARCHIVE_NAME = "cifar-10-python.tar.gz"
+BATCH_FOLDER = "cifar-10-batches-py"
+TRAIN_BATCHES = [f"data_batch_{i}" for i in range(1, 6)]
+TEST_BATCH = "test_batch"
+SPLITS = ("train", "val", "test")
+DOWNLOAD_TIMEOUT_S = 30  # a stalled connection fails the job instead of hanging it
+
+
+class CifarDataError(RuntimeError):
+    pass
+
+
+def _how_to_provide(archive, md5):
+    return (f"Provide the official CIFAR-10 python archive at {archive} (download "
+            f"{ARCHIVE_NAME} from https://www.cs.toronto.edu/~kriz/cifar.html on a machine with "
+            f"network access and copy it there), or point config key cifar.data.root to the folder "
+            f"that holds it; its MD5 must equal config key cifar.data.archive_md5 = {md5}.")
+
+
+def ensure_archive(data_cfg) -> Path:
+    """The verified archive: already in ``root``, or downloaded there if allowed."""
+    root = Path(data_cfg["root"])
+    archive, md5 = root / ARCHIVE_NAME, data_cfg["archive_md5"]
+    if archive.exists():
+        if check_integrity(archive, md5):
+            return archive
+        raise CifarDataError(f"checksum error: {archive} does not have MD5 {md5} (corrupt or "
+                             f"incomplete download). Delete it and rerun, or replace it. "
+                             + _how_to_provide(archive, md5))
+    if not data_cfg["download"]:
+        raise CifarDataError(f"{archive} is missing and config key cifar.data.download is false. "
+                             + _how_to_provide(archive, md5))
+    root.mkdir(parents=True, exist_ok=True)
+    # Download under a temporary name so an interrupted transfer never looks like the archive.
+    partial = f".{ARCHIVE_NAME}.partial"
+    previous_timeout = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
+    try:
+        print(f"downloading {data_cfg['url']} to {archive}", flush=True)
+        download_url(data_cfg["url"], root, filename=partial, md5=md5)
+    except (OSError, RuntimeError) as error:
+        raise CifarDataError(f"could not download CIFAR-10 from {data_cfg['url']} ({error}). "
+                             + _how_to_provide(archive, md5)) from error
+    finally:
+        socket.setdefaulttimeout(previous_timeout)
+        if (root / partial).exists() and not check_integrity(root / partial, md5):
+            (root / partial).unlink()
+    os.replace(root / partial, archive)
+    return archive
+
+
+def _read_batch(path):
+    with open(path, "rb") as handle:
+        batch = pickle.load(handle, encoding="latin1")
+    images = np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
+    return images, np.asarray(batch["labels"], dtype=np.int64)
+
+
+def read_archive(archive):
+    """(train images, train labels, test images, test labels): uint8 NCHW and int64."""
+    with tempfile.TemporaryDirectory(dir=Path(archive).parent, prefix=".extract.") as scratch:
+        extract_archive(archive, scratch)
+        folder = Path(scratch) / BATCH_FOLDER
+        train = [_read_batch(folder / name) for name in TRAIN_BATCHES]
+        test_x, test_y = _read_batch(folder / TEST_BATCH)
+    train_x = np.concatenate([x for x, _ in train])
+    train_y = np.concatenate([y for _, y in train])
+    return train_x, train_y, test_x, test_y
+
+
+def make_cifar_data(config, out_path, meta_path):
+    """Verify (or fetch) the archive and write train / val / test arrays; val is drawn from train."""
+    data_cfg = config["cifar"]["data"]
+    archive = ensure_archive(data_cfg)
+    train_x, train_y, test_x, test_y = read_archive(archive)
+    n_val = data_cfg["validation_size"]
+    if not 0 < n_val < len(train_x):
+        raise CifarDataError(f"config key cifar.data.validation_size: {n_val} must be between 1 "
+                             f"and the {len(train_x) - 1} training images less one")
+    seed = derive_seed(config["base_seed"], "cifar", "split", "data")
+    order = numpy_rng(seed).permutation(len(train_x))
+    val, train = np.sort(order[:n_val]), np.sort(order[n_val:])
+    fileio.save_arrays(out_path, {
+        "train_x": train_x[train], "train_y": train_y[train],
+        "val_x": train_x[val], "val_y": train_y[val],
+        "test_x": test_x, "test_y": test_y,
+    })
+    print(f"CIFAR-10 arrays: {len(train)} train, {n_val} validation, {len(test_x)} test", flush=True)
+    info = fileio.provenance({"split": seed}, data_cfg, [out_path])
+    info["archive"] = {"path": str(archive), "sha256": fileio.sha256_file(archive)}
+    fileio.write_json(meta_path, info)
+
+
+def load_split(path, split, device):
+    """Images (uint8, on ``device``) and labels of one split; kept resident for fast batching."""
+    arrays = fileio.load_arrays(path)
+    return (torch.from_numpy(arrays[f"{split}_x"]).to(device),
+            torch.from_numpy(arrays[f"{split}_y"]).to(device))
+

@@ -1,0 +1,50 @@
+# Figures from the CSVs alone (seconds, no retraining), then the export into paper_figures/.
+# FIGURES (rules/common.smk) maps each figure to its plot function and CSV inputs.
+
+
+rule figure:
+    input:
+        unpack(lambda wildcards: figure_inputs(wildcards.name)),
+        code=lambda wildcards: package("plotting", FIGURES[wildcards.name]["plot"].split(".")[0]),
+    output:
+        pdf=f"{RESULTS}/figures/{{name}}.pdf",
+        png=f"{RESULTS}/figures/{{name}}.png",
+    log:
+        f"{RESULTS}/logs/figures/{{name}}.log",
+    params:
+        plot=lambda wildcards: FIGURES[wildcards.name]["plot"],
+    wildcard_constraints:
+        name="|".join(FIGURES) or "none",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/workflow.yaml"
+    script:
+        "../scripts/figure.py"
+
+
+EXPORTED = [f"{PAPER_FIGURES}/{name}.{ext}" for name in FIGURES for ext in ("pdf", "png")]
+
+
+rule export_figures:
+    input:
+        [f"{RESULTS}/figures/{name}.{ext}" for name in FIGURES for ext in ("pdf", "png")],
+    output:
+        EXPORTED,
+    params:
+        folder=lambda wildcards, output: os.path.dirname(output[0]),
+    log:
+        f"{RESULTS}/logs/figures/export.log",
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    conda:
+        "../envs/workflow.yaml"
+    shell:
+        "cp -v {input} {params.folder}/ > {log} 2>&1"
+
+
+ALL_TARGETS.extend(EXPORTED)
