@@ -42,6 +42,16 @@ def _semantic_errors(config):
                                              for v in sim["eps_sweep"]["values"]}
     if clash:
         yield "simulation.pretrain_variants", f"names {sorted(clash)} clash with eps_sweep names"
+    yield from _cifar_errors(config["cifar"])
+
+
+def _cifar_errors(cifar):
+    for stage in ("supervised", "contrastive", "linear"):
+        milestones = cifar[stage].get("milestones", [])
+        if list(milestones) != sorted(set(milestones)):
+            yield f"cifar.{stage}.milestones", f"{milestones} is not strictly increasing"
+    if cifar["runtime"]["device"] == "cuda" and cifar["resources"]["gpus"] < 1:
+        yield "cifar.resources.gpus", "is 0 but cifar.runtime.device is cuda"
 
 
 def validate_config(config):
