@@ -10,10 +10,18 @@ min_version("9.0")
 configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/simulation.smk"
+include: "rules/contrastive.smk"
+include: "rules/cifar.smk"
+include: "rules/downstream.smk"
+include: "rules/claims.smk"
 include: "rules/figures.smk"
+include: "rules/notebooks.smk"
 
 
 rule all:

@@ -42,7 +42,46 @@ def _semantic_errors(config):
                                              for v in sim["eps_sweep"]["values"]}
     if clash:
         yield "simulation.pretrain_variants", f"names {sorted(clash)} clash with eps_sweep names"
+    yield from _contrastive_errors(sim["contrastive"])
+    yield from _downstream_errors(sim)
+    yield from _claims_errors(config["claims"], sim)
     yield from _cifar_errors(config["cifar"])
+
+
+def _contrastive_errors(section):
+    variants = section["variants"]
+    for name in section["pair_attack_study"]:
+        if name not in variants:
+            yield ("simulation.contrastive.pair_attack_study",
+                   f"{name!r} is not in simulation.contrastive.variants {sorted(variants)}")
+        elif variants[name]["eps"] <= 0:
+            yield "simulation.contrastive.pair_attack_study", f"{name!r} has eps 0 (not adversarial)"
+
+
+def _downstream_errors(sim):
+    variants = sim["pretrain_variants"]
+    end_to_end = sim["downstream"]["end_to_end"]["variant"]
+    if end_to_end not in variants:
+        yield ("simulation.downstream.end_to_end.variant",
+               f"{end_to_end!r} is not in simulation.pretrain_variants {sorted(variants)}")
+    elif variants[end_to_end]["eps"] <= 0:
+        yield "simulation.downstream.end_to_end.variant", f"{end_to_end!r} has eps 0 (not adversarial)"
+    unknown = [v for v in sim["activation_study"]["variants"] if v not in variants]
+    if unknown:
+        yield ("simulation.activation_study.variants",
+               f"{unknown} are not in simulation.pretrain_variants {sorted(variants)}")
+
+
+def _claims_errors(claims, sim):
+    variants = sim["pretrain_variants"]
+    for key, adversarial in (("clean_variant", False), ("adversarial_variant", True)):
+        name = claims[key]
+        if name not in variants:
+            yield f"claims.{key}", f"{name!r} is not in simulation.pretrain_variants {sorted(variants)}"
+        elif (variants[name]["eps"] > 0) != adversarial:
+            yield f"claims.{key}", f"{name!r} has eps {variants[name]['eps']}"
+        elif name not in sim["activation_study"]["variants"]:
+            yield f"claims.{key}", f"{name!r} is not in simulation.activation_study.variants"
 
 
 def _cifar_errors(cifar):

@@ -33,8 +33,11 @@ def save(fig, stem):
 
 
 def main_variants(frame, config):
-    """The configured pre-training variants (not the eps sweep), in config order."""
-    order = list(config["simulation"]["pretrain_variants"])
+    """The configured pre-training variants (not the eps sweep), in config order; the contrastive
+    variants (simulation.contrastive.variants) follow where their names differ."""
+    sim = config["simulation"]
+    order = list(dict.fromkeys([*sim["pretrain_variants"],
+                                *sim.get("contrastive", {}).get("variants", {})]))
     return frame[frame["variant"].isin(order)], order
 
 

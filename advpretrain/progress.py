@@ -12,8 +12,9 @@ def _clock(seconds):
 class Progress:
     """Prints ``label step/total | metrics | rate | elapsed | left`` every call of ``report``."""
 
-    def __init__(self, label, total, unit="steps", stream=None, done_at_start=0):
-        self.label, self.total, self.unit = label, total, unit
+    def __init__(self, label, total, unit="steps", stream=None, done_at_start=0,
+                 item_name="items"):
+        self.label, self.total, self.unit, self.item_name = label, total, unit, item_name
         self.stream = stream or sys.stdout
         self.start = time.perf_counter()
         self.done_at_start = done_at_start
@@ -26,7 +27,7 @@ class Progress:
         left = (self.total - done) / rate if rate > 0 else float("nan")
         shown = " ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
                          for k, v in metrics.items())
-        throughput = f"{items / now:.0f} items/s" if items is not None and now > 0 else \
+        throughput = f"{items / now:.0f} {self.item_name}/s" if items is not None and now > 0 else \
             f"{rate:.1f} {self.unit}/s"
         left_text = _clock(left) if left == left else "?"
         print(f"[{self.label}] {done}/{self.total} | {shown} | {throughput} | "

@@ -25,6 +25,41 @@ def fingerprint(section) -> str:
     return hashlib.sha256(json.dumps(section, sort_keys=True).encode()).hexdigest()[:16]
 
 
+# Config keys read only after pre-training: changing them must not invalidate pre-trained models.
+# (contrastive: its variants enter a model's fingerprint through the job's variant list.)
+AFTER_PRETRAINING_KEYS = ("downstream", "activation_study", "contrastive")
+
+
+def pretraining_section(sim):
+    """The simulation config a pre-trained model depends on (for its fingerprint)."""
+    return {key: value for key, value in sim.items() if key not in AFTER_PRETRAINING_KEYS}
+
+
+def job_variants(config, task_name, activation):
+    """Variants one pre-training job trains: all of them for the main activation, the activation
+    study's subset (simulation.activation_study.variants) for the other activations. Contrastive
+    tasks take theirs from simulation.contrastive (contrastive_variants)."""
+    sim = config["simulation"]
+    table = variant_table(sim)
+    if task_name in CONTRASTIVE_TASKS and "contrastive" in sim:
+        table = contrastive_variants(sim["contrastive"], task_name)
+    if activation == sim["network"]["activation"] or "activation_study" not in sim:
+        return table
+    keep = sim["activation_study"]["variants"]
+    return [v for v in table if v["variant"] in keep]
+
+
+def contrastive_variants(section, task_name):
+    """Variants of a contrastive job (simulation.contrastive): the main ones, or for a pair-attack
+    study task the listed adversarial ones with the training attack on one pair type only."""
+    table = [{"variant": name, **spec, "members": section["members"]}
+             for name, spec in section["variants"].items()]
+    if task_name in PAIR_ATTACK_TASKS:
+        table = [{**v, "pairs": PAIR_ATTACK_TASKS[task_name]} for v in table
+                 if v["variant"] in section["pair_attack_study"]]
+    return table
+
+
 def variant_table(sim):
     """Pre-training variants (name, norm, eps): the configured ones, then the eps sweep."""
     table = [{"variant": name, **spec} for name, spec in sim["pretrain_variants"].items()]
@@ -86,8 +121,24 @@ class Contrastive(Supervised):
     def margin(nets, z1, z2):
         return nets.score(z1, z2)
 
+    def log_measures(self, nets, inputs, labels, sim):
+        """Similar / dissimilar pair losses, clean and under FGM, logged during training."""
+        from .contrastive import pair_loss_rows  # here: advpretrain.contrastive imports this module
 
-TASKS = {"supervised": Supervised(), "contrastive": Contrastive()}
+        return pair_loss_rows(nets, self, inputs, labels, sim["contrastive"]["track_eps"])
+
+
+# Pair-attack study (beyond the paper): contrastive jobs whose training attack hits one pair type
+# only; they start from the main contrastive job's initialisation and minibatches (same seed).
+PAIR_ATTACK_TASKS = {"contrastive_attack_similar": "similar",
+                     "contrastive_attack_dissimilar": "dissimilar"}
+CONTRASTIVE_TASKS = ("contrastive", *PAIR_ATTACK_TASKS)
+TASKS = {"supervised": Supervised(), **{name: Contrastive() for name in CONTRASTIVE_TASKS}}
+
+
+def seed_task(task_name):
+    """The task name a job's initialisation and minibatch seed derives from."""
+    return "contrastive" if task_name in PAIR_ATTACK_TASKS else task_name
 
 
 def per_network(tensors, seed_of_network):
@@ -126,7 +177,7 @@ def pretrain(config, data_paths, task_name, activation, model_path, log_path, me
     variants = variants if variants is not None else variant_table(sim)
     n_seeds, n_variants = sim["seeds"], len(variants)
     seed_of_network = torch.arange(n_seeds * n_variants) % n_seeds
-    seed = derive_seed(config["base_seed"], "pretrain", task_name, activation)
+    seed = derive_seed(config["base_seed"], "pretrain", seed_task(task_name), activation)
     generator = torch_generator(seed)
     nets = build_networks(sim, activation, n_variants, generator)
 
@@ -146,9 +197,13 @@ def pretrain(config, data_paths, task_name, activation, model_path, log_path, me
 
     def test_loss(step, nets):
         losses = task.loss(nets, *test_inputs, test_labels)
-        return [{"kind": "test_loss", "values": losses.mean(-1).tolist()}]
+        rows = [{"kind": "test_loss", "values": losses.mean(-1).tolist()}]
+        if hasattr(task, "log_measures") and "contrastive" in sim:
+            rows += task.log_measures(nets, test_inputs, test_labels, sim)
+        return rows
 
-    section = {"base_seed": config["base_seed"], "simulation": sim, "variants": variants}
+    section = {"base_seed": config["base_seed"], "simulation": pretraining_section(sim),
+               "variants": variants}
     rows = train_networks(
         nets, minibatch_sampler(inputs, labels, seed_of_network, train["batch"]),
         task.loss, adversary, steps=train["steps"], lr=train["lr"], generator=generator,
@@ -179,10 +234,12 @@ def variants_attack_options(variants):
 def training_log_frame(rows, variants, n_seeds):
     records = []
     for row in rows:
+        extra = {key: value for key, value in row.items()
+                 if key not in ("step", "kind", "values")}  # e.g. pair_type, norm, eps
         for i, value in enumerate(row["values"]):
             records.append({"step": row["step"], "kind": row["kind"],
                             "variant": variants[i // n_seeds]["variant"], "seed": i % n_seeds,
-                            "value": value})
+                            "value": value, **extra})
     return pd.DataFrame.from_records(records)
 
 
@@ -191,7 +248,8 @@ def load_networks(model_path, config, variants=None):
     stored = fileio.load_torch(model_path)
     sim = config["simulation"]
     variants = variants if variants is not None else variant_table(sim)
-    expected = fingerprint({"base_seed": config["base_seed"], "simulation": sim,
+    expected = fingerprint({"base_seed": config["base_seed"],
+                            "simulation": pretraining_section(sim),
                             "variants": variants})
     if stored["fingerprint"] != expected:
         raise ValueError(f"{model_path} was made with another configuration "

@@ -5,6 +5,7 @@ a clean network is one with budget 0. Clean and adversarial variants of the same
 same minibatches, so their comparison is paired.
 """
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,8 @@ import torch
 from .attacks import perturb, pgd_step_size
 from .fileio import load_torch, save_torch
 from .progress import Progress
+
+LOG2 = math.log(2.0)
 
 
 @dataclass
@@ -87,14 +90,15 @@ def train_networks(nets, sample_batch, loss_fn, adversary, *, steps, lr, generat
         else:
             print(f"[{label}] ignoring resume state of another config: {resume_path}", flush=True)
 
-    progress = Progress(label, steps, done_at_start=start)
+    progress = Progress(label, steps, done_at_start=start, item_name="samples")
     bound = lambda *x: loss_fn(nets, *x)  # noqa: E731
     if start == 0:
         rows.extend(_log_rows(0, nets, callback))
     for step in range(start, steps):
         inputs, labels = sample_batch(generator)
         inputs = adversary.adversarial_inputs(bound, inputs, labels, generator)
-        losses = bound(*inputs, labels).mean(dim=1)
+        per_sample = bound(*inputs, labels)
+        losses = per_sample.mean(dim=1)
         check_finite(step, losses)
         optimizer.zero_grad(set_to_none=True)
         losses.sum().backward()
@@ -103,8 +107,12 @@ def train_networks(nets, sample_batch, loss_fn, adversary, *, steps, lr, generat
         if done % log_every == 0 or done == steps:
             rows.append({"step": done, "kind": "train_loss", "values": losses.detach().tolist()})
             rows.extend(_log_rows(done, nets, callback))
-            progress.report(done, loss_mean=float(losses.detach().mean()),
-                            loss_max=float(losses.detach().max()))
+            # Logistic loss: the margin Y f is positive exactly when the loss is below log 2, so
+            # this is the accuracy on the (attacked, when adversarial) training batch.
+            accuracy = float((per_sample.detach() < LOG2).float().mean())
+            progress.report(done, items=(done - start) * per_sample.shape[-1],
+                            loss_mean=float(losses.detach().mean()),
+                            loss_max=float(losses.detach().max()), batch_acc=accuracy)
         if resume_path is not None and resume_every and done % resume_every == 0 and done < steps:
             save_torch(resume_path, {"fingerprint": fingerprint, "step": done,
                                      "nets": nets.state_dict(),

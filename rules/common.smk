@@ -37,6 +37,19 @@ def sim_csv(name, tasks=("supervised",), activations=None):
     ]
 
 
+def reported(path, name, category, **labels):
+    """Mark an output for `snakemake --report`, captioned by report/captions/<name>.rst.
+
+    A name without its own caption file gets report/captions/_default.rst (add one: docs/report.md).
+    """
+    captions = os.path.join(workflow.basedir, "report", "captions")
+    caption = os.path.join(captions, f"{name}.rst")
+    if not os.path.exists(caption):
+        caption = os.path.join(captions, "_default.rst")
+    return report(path, caption=caption, category=category,
+                  labels={"name": name, **labels})
+
+
 def data_files(wildcards=None):
     return expand(f"{RESULTS}/data/seed{{seed}}.npz", seed=SEEDS)
 

@@ -26,13 +26,20 @@ rule figure:
 
 
 EXPORTED = [f"{PAPER_FIGURES}/{name}.{ext}" for name in FIGURES for ext in ("pdf", "png")]
+# In the report (`snakemake --report`): the PNG of each figure, captioned by its name.
+REPORT_CATEGORY = "Theory simulations (C1-C5)"
 
 
 rule export_figures:
     input:
         [f"{RESULTS}/figures/{name}.{ext}" for name in FIGURES for ext in ("pdf", "png")],
     output:
-        EXPORTED,
+        [
+            reported(path, os.path.basename(path)[: -len(".png")], REPORT_CATEGORY)
+            if path.endswith(".png")
+            else path
+            for path in EXPORTED
+        ],
     params:
         folder=lambda wildcards, output: os.path.dirname(output[0]),
     log:

@@ -8,7 +8,10 @@ SIM_EVAL = ["nodes", "summary", "robustness", "coefficients"]
 rule pretrain:
     input:
         data=data_files,
-        code=package("sparse_coding", "simulation", "networks", "attacks", "training", "measures"),
+        code=lambda wildcards: package(
+            "sparse_coding", "simulation", "networks", "attacks", "training", "measures",
+            *(["contrastive"] if wildcards.task.startswith("contrastive") else []),
+        ),
     output:
         model=f"{SIM_DIR}/{{task}}/{{activation}}/pretrained.pt",
         log_csv=f"{SIM_DIR}/{{task}}/{{activation}}/training_log.csv",
@@ -18,7 +21,7 @@ rule pretrain:
     params:
         resume=f"{RESULTS}/resume/pretrain_{{task}}_{{activation}}.pt",
     wildcard_constraints:
-        task="supervised|contrastive",
+        task="supervised|contrastive|contrastive_attack_similar|contrastive_attack_dissimilar",
     threads: 2
     resources:
         mem_mb=4000,
@@ -50,10 +53,13 @@ rule evaluate_pretrained:
 
 
 FIGURES.update(
-    purity_distribution={"plot": "plotting.purity_distribution", "nodes": sim_csv("nodes")},
+    purity_distribution={
+        "plot": "plotting.purity_distribution",
+        "nodes": sim_csv("nodes", tasks=("supervised", "contrastive")),
+    },
     coefficient_heatmaps={
         "plot": "plotting.coefficient_heatmaps",
-        "coefficients": sim_csv("coefficients"),
+        "coefficients": sim_csv("coefficients", tasks=("supervised", "contrastive")),
     },
     robustness_curves={"plot": "plotting.robustness_curves", "robustness": sim_csv("robustness")},
     eps_sweep={

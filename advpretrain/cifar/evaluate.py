@@ -101,9 +101,11 @@ def evaluate(config, data_path, encoder_path, head_path, variant, metrics_csv, p
 
     n_auto = min(evaluation["autoattack_images"], len(test_x))
     subset = torch.randperm(len(test_x), generator=generator, device=runtime.device)[:n_auto]
+    subset_clean = clean_accuracy(model, test_x[subset], test_y[subset], batch, runtime)
     auto = autoattack_accuracy(model, test_x[subset], test_y[subset],
                                evaluation["pgd"]["eps_255"] / 255, batch, seed % 2**31, runtime)
-    print(f"AutoAttack accuracy {auto:.4f} on {n_auto} test images", flush=True)
+    print(f"AutoAttack accuracy {auto:.4f} on {n_auto} test images (clean {subset_clean:.4f})",
+          flush=True)
 
     units = unit_purification(class_mean_features(encoder, test_x, test_y, batch, runtime))
     units.insert(0, "variant", variant)
@@ -112,6 +114,7 @@ def evaluate(config, data_path, encoder_path, head_path, variant, metrics_csv, p
     fileio.write_csv(metrics_csv, pd.DataFrame([{
         "variant": variant, "clean_accuracy": clean, "pgd_accuracy": pgd,
         "autoattack_accuracy": auto, "test_images": len(test_x), "autoattack_images": n_auto,
+        "autoattack_subset_clean_accuracy": subset_clean,
         "median_participation_ratio": float(alive["participation_ratio"].median()),
         "dead_units": int(units["dead"].sum())}]))
     info = fileio.provenance({"seed": seed}, stage_config(config, "evaluate", variant),

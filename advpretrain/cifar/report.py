@@ -1,6 +1,7 @@
 """The CIFAR-10 table (CSV, Markdown, LaTeX) and the purification summary and figure."""
 
 import json
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -96,14 +97,18 @@ def purification_figure(units, variants, stem):
     save(fig, stem)
 
 
-def write_report(metrics_paths, unit_paths, meta_paths, variants, outputs):
+def write_report(metrics_paths, unit_paths, meta_paths, variants, *, table_csv, table_md,
+                 table_tex, purification_csv, figure_pdf, figure_png):
     table = cifar_table(metrics_paths, meta_paths, variants)
-    fileio.write_csv(outputs["table_csv"], table)
-    with fileio.atomic_path(outputs["table_md"]) as tmp:
+    fileio.write_csv(table_csv, table)
+    with fileio.atomic_path(table_md) as tmp:
         tmp.write_text(markdown(table))
-    with fileio.atomic_path(outputs["table_tex"]) as tmp:
+    with fileio.atomic_path(table_tex) as tmp:
         tmp.write_text(latex(table))
     units, summary = purification_summary(unit_paths, variants)
-    fileio.write_csv(outputs["purification_csv"], summary)
-    purification_figure(units, variants, outputs["figure_stem"])
+    fileio.write_csv(purification_csv, summary)
+    stem = Path(figure_pdf).with_suffix("")
+    if Path(figure_png).with_suffix("") != stem:
+        raise ValueError(f"{figure_pdf} and {figure_png} must differ only in their suffix")
+    purification_figure(units, variants, stem)
     print(table.to_string(index=False), flush=True)

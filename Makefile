@@ -1,0 +1,33 @@
+# The two commands of the README: `make reproduce` (the paper) and `make test` (the test suite).
+# Both create the pinned environment in .venv/ when it is missing or out of date.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell sha256sum requirements.lock | cut -c1-16)
+CORES ?= all
+SNAKEMAKE := $(BIN)/snakemake --cores $(CORES)
+
+.PHONY: setup reproduce test figures dry-run lint clean-results
+
+setup: $(STAMP)
+
+$(STAMP): requirements.lock
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required (the lock is for CPython 3.11); set PYTHON=python3.11"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade-strategy only-if-needed -r requirements.lock
+	rm -f $(VENV)/.installed-* && touch $@
+
+reproduce: setup
+	$(SNAKEMAKE)
+
+test: setup
+	$(BIN)/python -m pytest
+
+figures: setup
+	$(SNAKEMAKE) export_figures
+
+dry-run: setup
+	$(SNAKEMAKE) --dry-run
+
+lint: setup
+	$(BIN)/snakemake --lint

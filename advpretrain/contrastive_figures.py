@@ -1,0 +1,75 @@
+"""Figures of the contrastive half (C3, C4 and the pair-attack study), from its CSVs alone.
+
+Registered in FIGURES by rules/contrastive.smk; the purity distributions and heat maps of the
+contrastive networks are drawn by plotting.purity_distribution / coefficient_heatmaps.
+"""
+
+import pandas as pd
+
+from .plotting import main_variants, save, sns
+
+# As in advpretrain/contrastive.py (not imported: figures need neither torch nor the models).
+PAIR_TYPES = ["similar", "dissimilar"]
+ATTACKED_PAIRS = ["none", "all", "similar", "dissimilar"]
+
+
+def _read(paths):
+    return pd.concat([pd.read_csv(path) for path in paths], ignore_index=True)
+
+
+def pair_loss_curves(inputs, config, stem):
+    """Loss increase under attack vs eps, similar vs dissimilar pairs, per training variant (C4)."""
+    frame = _read(inputs["pair_loss"])
+    frame, order = main_variants(frame, config)
+    frame = frame.assign(attack_norm=frame["attack"] + " " + frame["norm"])
+    grid = sns.relplot(data=frame, x="eps", y="loss_increase", hue="pair_type",
+                       hue_order=PAIR_TYPES, style="pair_type", markers=True,
+                       dashes=False, row="attack_norm", col="variant", col_order=order,
+                       kind="line", errorbar="sd", height=2.3, aspect=1.15,
+                       facet_kws={"sharex": "row", "sharey": "row"})
+    grid.set_axis_labels("attack eps", "loss(eps) - loss(0)")
+    grid.set_titles("{row_name} | trained {col_name}")
+    grid.figure.suptitle("Contrastive: loss increase under attack, similar vs dissimilar pairs "
+                         "(mean and sd over seeds)", y=1.02)
+    save(grid.figure, stem)
+
+
+def pair_loss_training_curves(inputs, config, stem):
+    """Loss increase under the tracked FGM attacks during training, per pair type and variant."""
+    frame = _read(inputs["pair_loss_training"])
+    frame, order = main_variants(frame[frame["eps"] > 0], config)
+    frame = frame.assign(attack_budget=frame["attack"] + " " + frame["norm"] + " eps="
+                         + frame["eps"].map("{:g}".format))
+    grid = sns.relplot(data=frame, x="step", y="loss_increase", hue="pair_type",
+                       hue_order=PAIR_TYPES, row="attack_budget", col="variant",
+                       col_order=order, kind="line", errorbar="sd", height=2.3, aspect=1.25,
+                       facet_kws={"sharey": "row"})
+    grid.set_axis_labels("training step", "loss(eps) - loss(0)")
+    grid.set_titles("{row_name} | trained {col_name}")
+    grid.figure.suptitle("Contrastive: attack loss increase on test pairs during training", y=1.02)
+    save(grid.figure, stem)
+
+
+def pair_attack_figure(inputs, config, stem):
+    """Pair-attack study: purity and loss increases when training attacks only one pair type."""
+    frame = _read(inputs["pair_attack"])
+    reference = config["simulation"]["evaluation"]["reference_attack"]
+    attack = f"{reference['attack']} {reference['norm']} eps={reference['eps']:g}"
+    panels = {"purity": "mean node purity",
+              "loss_increase_similar": f"similar pairs: loss increase ({attack})",
+              "loss_increase_dissimilar": f"dissimilar pairs: loss increase ({attack})"}
+    frame = frame[frame["measure"].isin(panels)].assign(
+        panel=lambda f: f["measure"].map(panels))
+    order = list(dict.fromkeys(["clean", *config["simulation"]["contrastive"]["variants"]]))
+    order = [v for v in order if v in set(frame["variant"])]
+    grid = sns.catplot(data=frame, x="attacked_pairs", y="value", hue="variant",
+                       hue_order=order, order=[a for a in ATTACKED_PAIRS
+                                               if a in set(frame["attacked_pairs"])],
+                       col="panel", col_order=list(panels.values()), kind="point",
+                       errorbar="sd", dodge=0.3, linestyle="none", height=2.8, aspect=1.1,
+                       sharey=False)
+    grid.set_axis_labels("pairs attacked during training", "")
+    grid.set_titles("{col_name}")
+    grid.figure.suptitle("Beyond the paper: training attacks on one pair type only "
+                         "(mean and sd over seeds)", y=1.04)
+    save(grid.figure, stem)

@@ -1,0 +1,118 @@
+"""Downstream figures (claim C5 and studies (a), (b)), drawn from the downstream CSVs alone."""
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from .plotting import save
+
+BASELINES = ["random", "purified", "end_to_end"]
+
+
+def _read(paths):
+    return pd.concat([pd.read_csv(path) for path in paths], ignore_index=True)
+
+
+def _reference(frame, config):
+    reference = config["simulation"]["evaluation"]["reference_attack"]
+    rows = frame[(frame["attack"] == reference["attack"]) & (frame["norm"] == reference["norm"])
+                 & np.isclose(frame["eps"], reference["eps"])]
+    return rows, f"{reference['attack']} {reference['norm']} eps={reference['eps']:g}"
+
+
+def downstream_accuracy(inputs, config, stem):
+    """Clean-head downstream accuracy vs attack eps per pre-training variant and baseline (C5)."""
+    order = list(config["simulation"]["pretrain_variants"])
+    frame = _read(inputs["downstream"])
+    frame = frame[frame["variant"].isin(order)].assign(
+        layer=lambda f: f["task"] + " " + f["variant"])
+    baselines = _read(inputs["baselines"]).assign(layer=lambda f: "baseline " + f["variant"])
+    long = pd.concat([frame, baselines], ignore_index=True)
+    tasks = list(dict.fromkeys(frame["task"]))
+    hue_order = [f"{t} {v}" for t in tasks for v in order] + [f"baseline {b}" for b in BASELINES]
+    hue_order = [h for h in hue_order if h in set(long["layer"])]
+    palette = dict(zip(hue_order, sns.color_palette("tab10", len(hue_order))))
+    grid = sns.relplot(data=long, x="eps", y="accuracy", hue="layer", hue_order=hue_order,
+                       palette=palette, style="layer", style_order=hue_order, markers=True,
+                       dashes=False, col="norm", row="attack", kind="line", errorbar="sd",
+                       height=2.7, aspect=1.25, facet_kws={"sharex": False})
+    grid.set_axis_labels("attack eps", "downstream test accuracy")
+    grid.set_titles("{row_name} {col_name}")
+    for ax in grid.axes.flat:
+        ax.axhline(0.5, color="grey", ls=":", lw=1)
+    grid.figure.suptitle("Downstream task, head trained clean on a frozen hidden layer "
+                         "(mean and sd over seeds)", y=1.02)
+    save(grid.figure, stem)
+
+
+def purification_study(inputs, config, stem):
+    """Study (a): downstream accuracy against the hidden layer's mean purity, for the training
+    eps sweep (and main variants) and for clean layers blended toward their purified version."""
+    trained, label = _reference(_read(inputs["downstream"]), config)
+    trained = trained[trained["task"] == "supervised"].assign(
+        family="pre-training eps sweep", level=lambda f: f["variant"])
+    blend, _ = _reference(_read(inputs["blend"]), config)
+    blend = blend.assign(family="clean layer blended toward purity 1",
+                         level=lambda f: f["variant"])
+    base, _ = _reference(_read(inputs["baselines"]), config)
+    base = base.assign(family=lambda f: "baseline " + f["variant"], level=lambda f: f["variant"])
+    frame = pd.concat([trained, blend, base], ignore_index=True)
+    clean_eps = {}
+    for name, part in (("downstream", _read(inputs["downstream"])),
+                       ("blend", _read(inputs["blend"])), ("base", _read(inputs["baselines"]))):
+        rows = part[part["eps"] == 0].groupby(["variant", "seed"])["accuracy"].mean()
+        clean_eps.update(rows.to_dict())
+    frame["clean_accuracy"] = [clean_eps.get((v, s), np.nan)
+                               for v, s in zip(frame["variant"], frame["seed"])]
+    means = frame.groupby(["family", "level"]).agg(
+        purity=("mean_purity", "mean"), purity_sd=("mean_purity", "std"),
+        robust=("accuracy", "mean"), robust_sd=("accuracy", "std"),
+        clean=("clean_accuracy", "mean"), clean_sd=("clean_accuracy", "std")).reset_index()
+    families = list(dict.fromkeys(means["family"]))
+    colors = dict(zip(families, sns.color_palette("tab10", len(families))))
+    fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.6), sharex=True)
+    for ax, (column, title) in zip(axes, (("robust", f"accuracy under {label}"),
+                                          ("clean", "clean accuracy"))):
+        for family in families:
+            part = means[means["family"] == family].sort_values("purity")
+            ax.errorbar(part["purity"], part[column], xerr=part["purity_sd"].fillna(0),
+                        yerr=part[f"{column}_sd"].fillna(0), fmt="o-" if len(part) > 1 else "s",
+                        color=colors[family], label=family, capsize=2, ms=4, lw=1)
+        ax.set_xlabel("mean node purity of the frozen layer")
+        ax.set_ylabel(f"downstream {title}")
+        ax.axhline(0.5, color="grey", ls=":", lw=1)
+    axes[1].legend(fontsize=7, loc="lower right")
+    fig.suptitle("Degree of purification vs downstream robustness (clean heads; mean, sd over "
+                 "seeds)")
+    fig.tight_layout()
+    save(fig, stem)
+
+
+def activation_study(inputs, config, stem):
+    """Study (b): purity, downstream clean and robust accuracy per activation and variant."""
+    frame = _read(inputs["downstream"])
+    frame = frame[frame["task"] == "supervised"]
+    variants = [v for v in config["simulation"]["activation_study"]["variants"]
+                if v in set(frame["variant"])]
+    frame = frame[frame["variant"].isin(variants)]
+    attacked, label = _reference(frame, config)
+    clean = frame[frame["eps"] == 0].drop_duplicates(["activation", "variant", "seed"])
+    panels = [(clean.assign(y=clean["mean_purity"]), "mean node purity"),
+              (clean.assign(y=clean["accuracy"]), "downstream clean accuracy"),
+              (attacked.assign(y=attacked["accuracy"]), f"downstream accuracy, {label}")]
+    order = list(dict.fromkeys(frame["activation"]))
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
+    for ax, (data, title) in zip(axes, panels):
+        sns.barplot(data=data, x="activation", y="y", hue="variant", order=order,
+                    hue_order=variants, errorbar="sd", capsize=0.1, ax=ax,
+                    legend=ax is axes[-1])
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("")
+        ax.set_ylabel("")
+        ax.set_ylim(0, 1.02)
+        ax.tick_params(axis="x", labelrotation=30)
+    fig.suptitle("Activation study: purification and its inheritance by clean downstream heads "
+                 "(mean, sd over seeds)")
+    fig.tight_layout()
+    save(fig, stem)

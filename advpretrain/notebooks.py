@@ -1,0 +1,38 @@
+"""Execute the jupytext notebooks in notebooks/ and write them as HTML (rules/notebooks.smk).
+
+A notebook is a percent-format ``.py`` file; it is converted in memory (jupytext), run top to
+bottom by a ``python3`` kernel of the interpreter running this code (nbclient; jupyter_client
+replaces the kernelspec's ``python`` by ``sys.executable``), and exported with its outputs
+(nbconvert). The notebooks read the results of the directory named by ``ADVPRETRAIN_WORKDIR``.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+from .fileio import atomic_path
+
+
+def execute_notebook(source, html_path, workdir=".", timeout=600):
+    """Run ``source`` (jupytext .py) with ``ADVPRETRAIN_WORKDIR=workdir``; write ``html_path``.
+
+    A failing cell raises (nbclient's CellExecutionError names the cell and its traceback), so
+    the rule fails and no HTML is left behind.
+    """
+    import jupytext
+    from nbclient import NotebookClient
+    from nbconvert import HTMLExporter
+
+    workdir = Path(workdir).resolve()
+    notebook = jupytext.read(source)
+    os.environ["ADVPRETRAIN_WORKDIR"] = str(workdir)
+    print(f"executing {source} in {workdir} with {sys.executable}", flush=True)
+    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(workdir)}})
+    client.execute()
+    for cell in notebook.cells:  # no timing metadata: it only adds noise to the HTML
+        cell.get("metadata", {}).pop("execution", None)
+    body, _ = HTMLExporter().from_notebook_node(notebook)
+    with atomic_path(html_path) as tmp:
+        Path(tmp).write_text(body, encoding="utf-8")
+    print(f"wrote {html_path}", flush=True)

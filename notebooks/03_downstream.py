@@ -1,0 +1,68 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Downstream: a clean head on a purified layer is robust (C5)
+#
+# The pre-trained hidden layer is frozen; a new last layer is trained with CLEAN training on the
+# downstream task Y' = sign(gamma^T X) (fewer samples). Reads the workflow's CSVs and figures
+# (`ADVPRETRAIN_WORKDIR`: the directory holding `results/`).
+
+# %%
+import os
+from pathlib import Path
+
+import pandas as pd
+from IPython.display import Image, display
+
+WORKDIR = Path(os.environ.get("ADVPRETRAIN_WORKDIR", "."))
+RESULTS = WORKDIR / "results"
+ACTIVATION = os.environ.get("ADVPRETRAIN_ACTIVATION", "gate")
+SIM = RESULTS / "simulation"
+pd.set_option("display.precision", 3)
+
+
+def figure(name):
+    """Show a figure the workflow drew (results/figures/<name>.png)."""
+    display(Image(filename=str(RESULTS / "figures" / f"{name}.png")))
+
+
+# %% [markdown]
+# ## Accuracy under attack, per pre-training variant and baseline
+# Mean over seeds of the downstream test accuracy; eps 0 is the clean accuracy.
+
+# %%
+frames = [pd.read_csv(path) for path in sorted(SIM.glob(f"*/{ACTIVATION}/downstream.csv"))]
+downstream = pd.concat(frames, ignore_index=True)
+(downstream.groupby(["task", "variant", "attack", "norm", "eps"])["accuracy"].mean()
+ .unstack("eps"))
+
+# %%
+figure("downstream_accuracy")
+
+# %% [markdown]
+# ## Robustness against the degree of purification (study a)
+# Mean purity of the frozen layer next to the downstream accuracy.
+
+# %%
+(downstream.groupby(["task", "variant"])[["mean_purity"]].mean()
+ if "mean_purity" in downstream else downstream.head())
+
+# %%
+figure("downstream_purification")
+
+# %% [markdown]
+# ## Activation functions (study b)
+
+# %%
+figure("activation_study")

@@ -1,0 +1,57 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # The claims, checked (C1-C6)
+#
+# Each claim of the paper, the statistic that tests it, its mean over seeds with a bootstrap
+# interval, and the verdict ("supported" when the whole interval lies above the threshold).
+# `results/claims.csv` is written by the `claims` rule; `paper_figures/claims.md` is the same
+# table in Markdown.
+
+# %%
+import os
+from pathlib import Path
+
+import pandas as pd
+from IPython.display import Image, display
+
+WORKDIR = Path(os.environ.get("ADVPRETRAIN_WORKDIR", "."))
+RESULTS = WORKDIR / "results"
+ACTIVATION = os.environ.get("ADVPRETRAIN_ACTIVATION", "gate")
+SIM = RESULTS / "simulation"
+pd.set_option("display.precision", 3)
+
+
+def figure(name):
+    """Show a figure the workflow drew (results/figures/<name>.png)."""
+    display(Image(filename=str(RESULTS / "figures" / f"{name}.png")))
+
+
+# %%
+claims = pd.read_csv(RESULTS / "claims.csv")
+claims[["claim", "scope", "statistic", "n_seeds", "estimate", "ci_low", "ci_high", "threshold",
+        "verdict"]]
+
+# %% [markdown]
+# ## What each claim states, and the detail behind its number
+
+# %%
+for row in claims.itertuples():
+    print(f"{row.claim} [{row.verdict}] {row.statement}\n    {row.detail}\n")
+
+# %% [markdown]
+# ## Verdicts at a glance
+
+# %%
+claims.groupby("verdict")["claim"].apply(", ".join)

@@ -1,0 +1,50 @@
+# The claims table: each claim C1-C6, its statistic, a bootstrap interval over seeds and a verdict,
+# computed from the workflow's own CSVs (advpretrain/claims.py). Inputs that no included rule can
+# make (the contrastive pair evaluation, the CIFAR-10 table while those branches are missing) are
+# left out and their claims come out "not evaluated"; include their rules files before this one.
+CLAIMS = config["claims"]
+
+
+# File names that the included rules can make (a claim's inputs are kept only when all are).
+MADE_BY_WORKFLOW = {
+    os.path.basename(str(output)) for rule in workflow.rules for output in rule.output
+}
+CLAIMS_INPUTS = {
+    "supervised_summary": sim_csv("summary"),
+    "supervised_robustness": sim_csv("robustness"),
+    "contrastive_summary": sim_csv("summary", tasks=("contrastive",)),
+    "pair_loss": sim_csv("pair_loss", tasks=("contrastive",)),
+    **{f"downstream_{task}": sim_csv("downstream", tasks=(task,)) for task in DOWNSTREAM["tasks"]},
+    # C6 hook: rules/cifar.smk's report rule writes this table.
+    **({"cifar_table": [f"{PAPER_FIGURES}/cifar10_table.csv"]}
+       if CLAIMS["cifar"] and "cifar" in config else {}),
+}
+CLAIMS_INPUTS = {
+    key: paths
+    for key, paths in CLAIMS_INPUTS.items()
+    if all(os.path.basename(path) in MADE_BY_WORKFLOW for path in paths)
+}
+
+
+rule claims:
+    input:
+        **CLAIMS_INPUTS,
+        code=package("claims"),
+    output:
+        csv=reported(f"{RESULTS}/claims.csv", "claims", "Claims (C1-C6)"),
+        md=f"{PAPER_FIGURES}/claims.md",
+    log:
+        f"{RESULTS}/logs/claims.log",
+    params:
+        section={"claims": CLAIMS, "reference": SIM["evaluation"]["reference_attack"]},
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/workflow.yaml"
+    script:
+        "../scripts/claims.py"
+
+
+ALL_TARGETS.extend(rules.claims.output)

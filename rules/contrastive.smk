@@ -1,0 +1,86 @@
+# Claims C3, C4: contrastive pre-training (rule pretrain, task contrastive) on the pair data, its
+# node measures (rule evaluate_pretrained) and, here, the pair-split losses: clean and attacked
+# loss of similar vs dissimilar pairs over the eps grid (pair_loss.csv) and during training
+# (pair_loss_training.csv, from the training log). Beyond the paper: the pair-attack study, where
+# training attacks only the similar or only the dissimilar pairs (tasks contrastive_attack_*).
+# advpretrain/contrastive.py, advpretrain/contrastive_figures.py.
+
+CONTRASTIVE = SIM["contrastive"]
+PAIR_ATTACK_TASKS = ["contrastive_attack_similar", "contrastive_attack_dissimilar"]
+CONTRASTIVE_TASKS = ["contrastive"] + (PAIR_ATTACK_TASKS if CONTRASTIVE["pair_attack_study"] else [])
+CONTRASTIVE_CODE = ("sparse_coding", "simulation", "networks", "attacks", "training", "measures",
+                    "contrastive")
+
+
+rule evaluate_pair_loss:
+    input:
+        data=data_files,
+        model=rules.pretrain.output.model,
+        log_csv=rules.pretrain.output.log_csv,
+        code=package(*CONTRASTIVE_CODE),
+    output:
+        pair_loss=f"{SIM_DIR}/{{task}}/{{activation}}/pair_loss.csv",
+        pair_loss_training=f"{SIM_DIR}/{{task}}/{{activation}}/pair_loss_training.csv",
+        meta=f"{SIM_DIR}/{{task}}/{{activation}}/pair_loss.json",
+    log:
+        f"{RESULTS}/logs/pair_loss/{{task}}_{{activation}}.log",
+    params:
+        section={"evaluation": SIM["evaluation"], "contrastive": CONTRASTIVE},
+    wildcard_constraints:
+        task="|".join(["contrastive"] + PAIR_ATTACK_TASKS),
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../envs/workflow.yaml"
+    script:
+        "../scripts/contrastive_pair_loss.py"
+
+
+rule pair_attack_study:
+    input:
+        summary=lambda wildcards: [
+            f"{SIM_DIR}/{task}/{wildcards.activation}/summary.csv" for task in CONTRASTIVE_TASKS
+        ],
+        pair_loss=lambda wildcards: [
+            f"{SIM_DIR}/{task}/{wildcards.activation}/pair_loss.csv" for task in CONTRASTIVE_TASKS
+        ],
+        code=package("simulation", "contrastive"),
+    output:
+        csv=f"{SIM_DIR}/contrastive_pair_attack/{{activation}}/pair_attack.csv",
+        meta=f"{SIM_DIR}/contrastive_pair_attack/{{activation}}/pair_attack.json",
+    log:
+        f"{RESULTS}/logs/pair_loss/pair_attack_{{activation}}.log",
+    params:
+        section={"evaluation": SIM["evaluation"], "contrastive": CONTRASTIVE},
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/workflow.yaml"
+    script:
+        "../scripts/contrastive_pair_attack.py"
+
+
+CONTRASTIVE_CSVS = {
+    "pair_loss": sim_csv("pair_loss", tasks=("contrastive",)),
+    "pair_loss_training": sim_csv("pair_loss_training", tasks=("contrastive",)),
+    "pair_attack": sim_csv("pair_attack", tasks=("contrastive_pair_attack",)),
+}
+FIGURES.update(
+    contrastive_pair_loss={
+        "plot": "contrastive_figures.pair_loss_curves",
+        "pair_loss": CONTRASTIVE_CSVS["pair_loss"],
+    },
+    contrastive_pair_loss_training={
+        "plot": "contrastive_figures.pair_loss_training_curves",
+        "pair_loss_training": CONTRASTIVE_CSVS["pair_loss_training"],
+    },
+    contrastive_pair_attack={
+        "plot": "contrastive_figures.pair_attack_figure",
+        "pair_attack": CONTRASTIVE_CSVS["pair_attack"],
+    },
+)
+ALL_TARGETS.extend(path for paths in CONTRASTIVE_CSVS.values() for path in paths)

@@ -1,0 +1,101 @@
+# Claim C5: every pre-trained hidden layer frozen, a new head trained CLEAN on the downstream task
+# (Y' = sign(gamma^T X), fewer samples), evaluated under FGM / PGD over the eps grid; baselines
+# (random frozen layer, perfectly purified layer, end-to-end adversarial training); study (a)
+# (degree of purification) and study (b) (activation functions). advpretrain/downstream.py.
+
+DOWNSTREAM = SIM["downstream"]
+STUDY = SIM["activation_study"]
+MAIN_ACTIVATION = SIM["network"]["activation"]
+DOWNSTREAM_CODE = ("sparse_coding", "simulation", "networks", "attacks", "training", "measures",
+                   "downstream")
+
+
+rule downstream:
+    input:
+        data=data_files,
+        model=rules.pretrain.output.model,
+        code=package(*DOWNSTREAM_CODE),
+    output:
+        csv=f"{SIM_DIR}/{{task}}/{{activation}}/downstream.csv",
+        meta=f"{SIM_DIR}/{{task}}/{{activation}}/downstream.json",
+    log:
+        f"{RESULTS}/logs/downstream/{{task}}_{{activation}}.log",
+    params:
+        section={"downstream": DOWNSTREAM, "evaluation": SIM["evaluation"]},
+    wildcard_constraints:
+        task="supervised|contrastive",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../envs/workflow.yaml"
+    script:
+        "../scripts/downstream.py"
+
+
+rule downstream_baselines:
+    input:
+        data=data_files,
+        code=package(*DOWNSTREAM_CODE),
+    output:
+        csv=f"{SIM_DIR}/baselines/{{activation}}/downstream.csv",
+        meta=f"{SIM_DIR}/baselines/{{activation}}/downstream.json",
+    log:
+        f"{RESULTS}/logs/downstream/baselines_{{activation}}.log",
+    params:
+        section={
+            "downstream": DOWNSTREAM,
+            "evaluation": SIM["evaluation"],
+            "network": SIM["network"],
+            "variants": SIM["pretrain_variants"],
+        },
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../envs/workflow.yaml"
+    script:
+        "../scripts/downstream_baselines.py"
+
+
+rule downstream_blend:
+    input:
+        data=data_files,
+        model=f"{SIM_DIR}/supervised/{{activation}}/pretrained.pt",
+        code=package(*DOWNSTREAM_CODE),
+    output:
+        csv=f"{SIM_DIR}/supervised/{{activation}}/downstream_blend.csv",
+        meta=f"{SIM_DIR}/supervised/{{activation}}/downstream_blend.json",
+    log:
+        f"{RESULTS}/logs/downstream/blend_{{activation}}.log",
+    params:
+        section={"downstream": DOWNSTREAM, "evaluation": SIM["evaluation"]},
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../envs/workflow.yaml"
+    script:
+        "../scripts/downstream_blend.py"
+
+
+FIGURES.update(
+    downstream_accuracy={
+        "plot": "downstream_figures.downstream_accuracy",
+        "downstream": sim_csv("downstream", tasks=DOWNSTREAM["tasks"]),
+        "baselines": [f"{SIM_DIR}/baselines/{MAIN_ACTIVATION}/downstream.csv"],
+    },
+    downstream_purification={
+        "plot": "downstream_figures.purification_study",
+        "downstream": sim_csv("downstream"),
+        "blend": [f"{SIM_DIR}/supervised/{MAIN_ACTIVATION}/downstream_blend.csv"],
+        "baselines": [f"{SIM_DIR}/baselines/{MAIN_ACTIVATION}/downstream.csv"],
+    },
+    activation_study={
+        "plot": "downstream_figures.activation_study",
+        "downstream": sim_csv("downstream", activations=STUDY["activations"]),
+    },
+)

@@ -1,0 +1,77 @@
+# Walk-through notebooks (notebooks/*.py, jupytext percent format) executed on this run's results
+# and written as HTML: `snakemake notebooks` (or `make notebooks`). Not part of `all`: they read
+# the results, they add none. A notebook is built only when every figure and rule it reads is in
+# the workflow (a rules file that is not included drops its notebook, not the run).
+NOTEBOOK_DIR = os.path.join(workflow.basedir, "notebooks")
+
+
+# {notebook: (figures it shows, CSVs it reads, rules that must be included)}
+NOTEBOOK_SPECS = {
+    "01_supervised_purification": (
+        ["purity_distribution", "coefficient_heatmaps", "robustness_curves", "eps_sweep"],
+        sim_csv("summary") + sim_csv("robustness"),
+        {"evaluate_pretrained"},
+    ),
+    "02_contrastive": (
+        ["purity_distribution", "contrastive_pair_loss", "contrastive_pair_loss_training",
+         "contrastive_pair_attack"],
+        sim_csv("summary", tasks=("contrastive",))
+        + sim_csv("pair_loss", tasks=("contrastive",))
+        + sim_csv("pair_attack", tasks=("contrastive_pair_attack",)),
+        {"evaluate_pretrained"},
+    ),
+    "03_downstream": (
+        ["downstream_accuracy", "downstream_purification", "activation_study"],
+        [],
+        {"downstream", "downstream_baselines"},
+    ),
+    "04_claims": ([], [f"{RESULTS}/claims.csv"], {"claims"}),
+    "05_cifar10": (
+        [],
+        [f"{PAPER_FIGURES}/{name}" for name in
+         ("cifar10_table.csv", "cifar10_purification.csv", "cifar10_purification.png")],
+        {"cifar_report"},
+    ),
+}
+RULES_INCLUDED = {rule.name for rule in workflow.rules}
+# {notebook: input paths}: the figures' PNGs and CSVs, and the notebook's own CSVs.
+NOTEBOOKS = {
+    name: list(dict.fromkeys(
+        [f"{RESULTS}/figures/{figure}.png" for figure in figures]
+        + [path for figure in figures for paths in figure_inputs(figure).values()
+           for path in paths]
+        + csvs
+    ))
+    for name, (figures, csvs, needed) in NOTEBOOK_SPECS.items()
+    if all(figure in FIGURES for figure in figures) and needed <= RULES_INCLUDED
+    and os.path.exists(os.path.join(NOTEBOOK_DIR, f"{name}.py"))
+}
+
+
+rule notebook:
+    input:
+        notebook=os.path.join(NOTEBOOK_DIR, "{notebook}.py"),
+        results=lambda wildcards: NOTEBOOKS[wildcards.notebook],
+        code=package("notebooks"),
+    output:
+        html=f"{RESULTS}/notebooks/{{notebook}}.html",
+    log:
+        f"{RESULTS}/logs/notebooks/{{notebook}}.log",
+    params:
+        cell_timeout=600,
+    wildcard_constraints:
+        notebook="|".join(NOTEBOOKS) or "none",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=15,
+    conda:
+        "../envs/workflow.yaml"
+    script:
+        "../scripts/notebook.py"
+
+
+rule notebooks:
+    input:
+        expand(rules.notebook.output.html, notebook=NOTEBOOKS),
+    default_target: False

@@ -1,0 +1,94 @@
+"""Downstream baselines and a tiny clean head-training run."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from advpretrain import downstream as ds
+from advpretrain.config import validate_config
+from advpretrain.measures import feature_coefficients, node_measures
+from advpretrain.seeding import numpy_rng, torch_generator
+from advpretrain.sparse_coding import DataModel, make_dataset
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture()
+def config():
+    return validate_config(yaml.safe_load((REPO / "config" / "test.yaml").read_text()))
+
+
+def tiny_data(config, n_seeds=2):
+    sim = config["simulation"]
+    data = sim["data"]
+    model = DataModel(d=data["d"], s=data["s"], sigma=data["sigma"])
+    per_seed = [make_dataset(model, data["sizes"], numpy_rng(seed)) for seed in range(n_seeds)]
+    return {name: torch.from_numpy(np.stack([arrays[name] for arrays in per_seed]))
+            for name in per_seed[0]}
+
+
+def test_purified_layer_has_purity_one_and_covers_every_feature(config):
+    data = tiny_data(config)
+    d, hidden = data["dictionary"].shape[-1], 2 * data["dictionary"].shape[-1] + 3
+    weight = ds.purified_layer(data["dictionary"], hidden, scale=1.5)
+    coefficients = feature_coefficients(weight, data["dictionary"])
+    measures = node_measures(coefficients, 0.05)
+    assert torch.allclose(measures["purity"], torch.ones_like(measures["purity"]), atol=1e-5)
+    assert torch.allclose(weight.norm(dim=-1), torch.full(weight.shape[:2], 1.5), atol=1e-5)
+    main = coefficients.abs().argmax(-1)
+    sign = torch.sign(torch.gather(coefficients, -1, main[..., None]))[..., 0]
+    for s in range(weight.shape[0]):
+        assert set(main[s].tolist()) == set(range(d))
+        assert {(j, int(g)) for j, g in zip(main[s].tolist(), sign[s].tolist())} >= {
+            (j, g) for j in range(d) for g in (1, -1)}  # both signs of every feature
+
+
+def test_blend_interpolates_from_the_layer_to_its_purified_version(config):
+    data = tiny_data(config)
+    weight = torch.randn(2, 7, data["dictionary"].shape[-1], generator=torch_generator(0))
+    assert torch.allclose(ds.blended_layer(weight, data["dictionary"], 0.0), weight)
+    pure = ds.blended_layer(weight, data["dictionary"], 1.0)
+    purity = node_measures(feature_coefficients(pure, data["dictionary"]), 0.05)["purity"]
+    assert torch.allclose(purity, torch.ones_like(purity), atol=1e-5)
+    assert torch.allclose(pure.norm(dim=-1), weight.norm(dim=-1), atol=1e-5)
+    half = ds.mean_purity(ds.blended_layer(weight, data["dictionary"], 0.5),
+                          data["dictionary"], 0.05)
+    assert (ds.mean_purity(weight, data["dictionary"], 0.05) < half).all()
+
+
+def test_frozen_nets_train_only_the_head(config):
+    data = tiny_data(config)
+    sim = config["simulation"]
+    weight = ds.purified_layer(data["dictionary"], sim["network"]["hidden"])
+    nets = ds.train_heads(weight, "gate", sim, data, torch_generator(1), "test heads")
+    assert [name for name, _ in nets.named_parameters()] == ["head"]
+    assert torch.equal(nets.weight, weight)  # W untouched
+    frame = ds.evaluate_heads(nets, data, [{"variant": "purified", **ds.NO_TRAINING}], 2, sim,
+                              seed=3, labels={"task": "baseline", "activation": "gate"})
+    clean = frame[frame["eps"] == 0]
+    assert (clean["accuracy"] > 0.8).all(), clean  # the purified layer makes Y' linear
+    assert np.allclose(frame["mean_purity"], 1.0, atol=1e-5)
+    assert set(frame["seed"]) == {0, 1} and set(frame["attack"]) == set(
+        sim["evaluation"]["attacks"])
+
+
+def test_random_baseline_is_the_pretraining_initialisation(config):
+    from advpretrain.simulation import build_networks
+    from advpretrain.seeding import derive_seed
+
+    sim = config["simulation"]
+    weight, _ = ds.initial_layer(config, "gate", sim["seeds"])
+    generator = torch_generator(derive_seed(config["base_seed"], "pretrain", "supervised", "gate"))
+    nets = build_networks(sim, "gate", 3, generator)
+    assert torch.equal(nets.weight[: sim["seeds"]], weight)
+
+
+def test_per_row_spreads_network_values():
+    variants = [{"variant": "a"}, {"variant": "b"}]
+    frame = pd.DataFrame({"variant": ["a", "b", "b", "a"], "seed": [1, 0, 1, 0]})
+    values = torch.tensor([10.0, 11.0, 20.0, 21.0])  # variant-major: a0 a1 b0 b1
+    assert ds._per_row(frame, values, variants, 2).tolist() == [11.0, 20.0, 21.0, 10.0]
