@@ -56,8 +56,8 @@ def pair_attack_figure(inputs, config, stem):
     reference = config["simulation"]["evaluation"]["reference_attack"]
     attack = f"{reference['attack']} {reference['norm']} eps={reference['eps']:g}"
     panels = {"purity": "mean node purity",
-              "loss_increase_similar": f"similar pairs: loss increase ({attack})",
-              "loss_increase_dissimilar": f"dissimilar pairs: loss increase ({attack})"}
+              "loss_increase_similar": "similar pairs: loss increase",
+              "loss_increase_dissimilar": "dissimilar pairs: loss increase"}
     frame = frame[frame["measure"].isin(panels)].assign(
         panel=lambda f: f["measure"].map(panels))
     order = list(dict.fromkeys(["clean", *config["simulation"]["contrastive"]["variants"]]))
@@ -70,6 +70,6 @@ def pair_attack_figure(inputs, config, stem):
                        sharey=False)
     grid.set_axis_labels("pairs attacked during training", "")
     grid.set_titles("{col_name}")
-    grid.figure.suptitle("Beyond the paper: training attacks on one pair type only "
-                         "(mean and sd over seeds)", y=1.04)
+    grid.figure.suptitle("Beyond the paper: training attacks on one pair type only; loss "
+                         f"increase under {attack} (mean and sd over seeds)", y=1.04)
     save(grid.figure, stem)

@@ -63,8 +63,12 @@ def load_arrays(path) -> dict:
 
 
 def save_torch(path, obj) -> None:
+    # Through a buffer: torch names the archive's inner folder after the file, and the temporary
+    # file's random name would make the bytes differ between runs.
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
     with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+        tmp.write_bytes(buffer.getvalue())
 
 
 def load_torch(path):

@@ -68,7 +68,7 @@ rule notebook:
     conda:
         "../envs/workflow.yaml"
     script:
-        "../scripts/notebook.py"
+        "../scripts/execute_notebook.py"
 
 
 rule notebooks:

@@ -90,7 +90,7 @@ def test_simulation_runs_through_slurm(slurm, tmp_path):
 def test_failed_job_is_reported_with_its_log(slurm, tmp_path):
     # No CIFAR archive in this fresh directory and download is off in the test config:
     # cifar_data fails inside its SLURM job.
-    result = run_on_slurm(tmp_path, str(tmp_path / "results/cifar/data/cifar10.npz"))
+    result = run_on_slurm(tmp_path, "results/cifar/data/cifar10.npz")
     output = result.stdout + result.stderr
     assert result.returncode != 0, output[-3000:]
     assert "Error in rule cifar_data" in output, output[-5000:]
