@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell sha256sum requirements.lock | cut -c1-16)
 CORES ?= all
 SNAKEMAKE := $(BIN)/snakemake --cores $(CORES)
 
-.PHONY: setup reproduce test figures dry-run lint clean-results
+.PHONY: setup reproduce test figures dry-run lint clean-results report notebooks docs
 
 setup: $(STAMP)
 
@@ -31,3 +31,16 @@ dry-run: setup
 
 lint: setup
 	$(BIN)/snakemake --lint
+
+# results/report.html: every figure and table with its caption (report/); runs what is missing.
+report: setup
+	$(SNAKEMAKE)
+	$(BIN)/snakemake --report results/report.html
+
+# results/notebooks/*.html: the notebooks/ walk-throughs executed on this run's results.
+notebooks: setup
+	$(SNAKEMAKE) notebooks
+
+# docs/config_reference.md from schemas/config.schema.yaml.
+docs: setup
+	$(BIN)/python -m advpretrain.config_docs

@@ -44,7 +44,6 @@ from advpretrain.cifar.train import linf_pgd  # noqa: E402
 from advpretrain.fileio import write_json  # noqa: E402
 
 PEAK_BF16_TFLOPS = {"H100": 989.4, "H200": 989.4, "A100": 312.0, "L40S": 362.0, "A10": 125.0}
-ATTACK = {"eps_255": 8, "step_255": 2, "steps": 10}
 
 
 def parse(argv):
@@ -58,12 +57,12 @@ def parse(argv):
     parser.add_argument("--images", type=int, default=50000, help="synthetic data set size")
     parser.add_argument("--workers", type=int, default=8, help="reference DataLoader workers")
     parser.add_argument("--compile", action="store_true", help="torch.compile our model")
+    parser.add_argument("--attack-steps", type=int, default=10, help="PGD steps (eps 8/255, step 2/255)")
     parser.add_argument("--peak-tflops", type=float, help="device peak for the utilisation")
     args = parser.parse_args(argv)
     if args.tiny:
         args.batch, args.width, args.steps, args.warmup = 8, 4, 2, 1
-        args.images, args.workers, args.compile = 32, 0, False
-        ATTACK["steps"] = 2
+        args.images, args.workers, args.compile, args.attack_steps = 16, 0, False, 2
     return args
 
 
@@ -101,6 +100,10 @@ def _timed(step, batches, warmup, steps, batch, runtime):
     return steps * batch / seconds, seconds
 
 
+def _attack(args):
+    return {"eps_255": 8, "step_255": 2, "steps": args.attack_steps}
+
+
 def ours(adversarial, data, args, runtime):
     model = _model(args.width, runtime)
     forward = runtime.compiled(model)
@@ -122,7 +125,7 @@ def ours(adversarial, data, args, runtime):
         images = crop_flip(images, generator)
         if adversarial:
             model.eval()
-            (images,) = linf_pgd(lambda x: loss_of(x, target), (images,), ATTACK, generator)
+            (images,) = linf_pgd(lambda x: loss_of(x, target), (images,), _attack(args), generator)
             model.train()
         optimizer.zero_grad(set_to_none=True)
         loss_of(images, target).mean().backward()
@@ -140,7 +143,8 @@ def reference(adversarial, data, args, runtime):
                         shuffle=True, drop_last=True, num_workers=args.workers,
                         pin_memory=runtime.device.type == "cuda",
                         persistent_workers=args.workers > 0)
-    eps, alpha = ATTACK["eps_255"] / 255, ATTACK["step_255"] / 255
+    attack = _attack(args)
+    eps, alpha = attack["eps_255"] / 255, attack["step_255"] / 255
 
     def batches():
         while True:
@@ -152,7 +156,7 @@ def reference(adversarial, data, args, runtime):
             model.eval()
             delta = torch.empty_like(images).uniform_(-eps, eps)
             delta = ((images + delta).clamp(0, 1) - images).requires_grad_(True)
-            for _ in range(ATTACK["steps"]):
+            for _ in range(attack["steps"]):
                 loss = F.cross_entropy(model(images + delta), target)
                 loss.backward()
                 delta.data = (delta + alpha * delta.grad.sign()).clamp(-eps, eps)
@@ -197,6 +201,8 @@ def machine(runtime):
 def main(argv=None):
     args = parse(sys.argv[1:] if argv is None else argv)
     on_gpu = torch.cuda.is_available() and not args.tiny
+    if args.tiny:
+        torch.set_num_threads(1)  # seconds on a shared CPU; more threads only contend
     runtime = Runtime(device=torch.device("cuda" if on_gpu else "cpu"), bf16=on_gpu,
                       channels_last=on_gpu, compile=args.compile)
     torch.backends.cudnn.benchmark = on_gpu  # for both pipelines, as public code usually sets it
@@ -205,7 +211,7 @@ def main(argv=None):
             torch.from_numpy(rng.integers(0, 10, args.images)))
     flops = forward_flops_per_image(args.width, runtime)
     peak = peak_flops(args, runtime)
-    passes = {"clean": 3, f"pgd{ATTACK['steps']}": 3 + 2 * ATTACK["steps"]}
+    passes = {"clean": 3, f"pgd{args.attack_steps}": 3 + 2 * args.attack_steps}
     rows = []
     for mode, needed_passes in passes.items():
         for name, pipeline in (("ours", ours), ("reference", reference)):
@@ -220,7 +226,7 @@ def main(argv=None):
                for mode in passes}
     write_json(args.out, {
         "command": [sys.executable, *sys.argv] if argv is None else ["cifar_throughput.py", *argv],
-        "machine": machine(runtime), "settings": {**vars(args), "attack": ATTACK},
+        "machine": machine(runtime), "settings": {**vars(args), "attack": _attack(args)},
         "forward_flops_per_image": flops, "peak_flops": peak, "results": rows,
         "speedup_ours_over_reference": speedup})
     return rows

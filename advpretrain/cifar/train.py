@@ -113,7 +113,8 @@ def _fit(label, epochs, run_epoch, stateful, generator, resume_path, fingerprint
             print(f"[{label}] resuming after epoch {start} ({resume_path})", flush=True)
         else:
             print(f"[{label}] ignoring resume state of another config: {resume_path}", flush=True)
-    progress = Progress(label, epochs, unit="epochs", done_at_start=start)
+    progress = Progress(label, epochs, unit="epochs", done_at_start=start,
+                        item_name="images")
     images = 0
     for epoch in range(start + 1, epochs + 1):
         metrics = run_epoch(epoch)

@@ -1,0 +1,56 @@
+"""`snakemake --report` and the notebooks, built from the test config (docs/report.md).
+
+One module-scoped run: the session's workflow run (conftest.workflow_run) copied to a fresh
+directory, the tiny CIFAR archive written there (tests/test_cifar_data.py), then the whole DAG,
+the notebooks and the report. The copy keeps the other tests' byte-identity checks untouched.
+"""
+
+import re
+import shutil
+
+import pytest
+
+from conftest import REPO, run_snakemake
+from test_cifar_data import write_cifar_archive
+
+pytestmark = pytest.mark.workflow
+
+
+@pytest.fixture(scope="module")
+def built(workflow_run, tmp_path_factory, test_config):
+    workdir = tmp_path_factory.mktemp("report") / "run"
+    shutil.copytree(workflow_run, workdir, symlinks=True)
+    write_cifar_archive(workdir / test_config["cifar"]["data"]["root"])
+    run_snakemake(workdir, "all", "notebooks")
+    run_snakemake(workdir, "--report", "results/report.html")
+    return workdir
+
+
+@pytest.fixture(scope="module")
+def test_config():  # module-scoped copy for the fixture above
+    import yaml
+    from conftest import TEST_CONFIG
+    return yaml.safe_load(TEST_CONFIG.read_text())
+
+
+def test_report_has_every_figure_with_its_caption(built):
+    report = (built / "results" / "report.html").read_text()
+    captions = REPO / "report" / "captions"
+    for png in sorted((built / "paper_figures").glob("*.png")):
+        assert png.name in report, f"{png.name} is not in the report"
+        caption = captions / f"{png.stem}.rst"
+        assert caption.exists(), f"no caption for {png.stem}: add {caption.relative_to(REPO)}"
+    # A caption's opening words, as rendered (rst -> html): the report carries the texts.
+    first = re.sub(r"[*`\\]", "", (captions / "purity_distribution.rst").read_text().split(".")[0])
+    assert first.strip() in re.sub(r"<[^>]+>", "", report)
+
+
+def test_notebooks_run_on_the_test_config(built):
+    notebooks = sorted(p.stem for p in (REPO / "notebooks").glob("*.py"))
+    assert notebooks
+    for name in notebooks:
+        html = built / "results" / "notebooks" / f"{name}.html"
+        assert html.exists(), f"{name} was not executed"
+        text = html.read_text()
+        assert "data:image/png" in text or name == "04_claims", f"{name} shows no figure"
+        assert "jp-OutputArea-output" in text and "Traceback" not in text
