@@ -1,0 +1,48 @@
+"""Snakemake overhead: dry-run time of the paper DAG and time of a no-op rerun.
+
+Usage: python benchmarks/workflow_overhead.py [--workdir DIR] [--out X.json]
+--workdir: a folder where the DAG was already built (for the no-op rerun); without it only
+the dry run is timed.
+"""
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import write_result  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def timed(*args, cwd):
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), *args]
+    start = time.perf_counter()
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{result.stderr[-3000:]}")
+    return time.perf_counter() - start, result.stdout + result.stderr
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--configfile", default=str(REPO / "config" / "config.yaml"))
+    parser.add_argument("--workdir", help="a folder holding a finished build of that config")
+    parser.add_argument("--out", default="benchmarks/results/workflow_overhead.json")
+    args = parser.parse_args()
+    numbers = {}
+    dry, _ = timed("--dry-run", "--cores", "2", "--configfile", args.configfile, cwd=REPO)
+    numbers["dry_run_seconds"] = round(dry, 2)
+    if args.workdir:
+        noop, text = timed("--cores", "2", "--configfile", args.configfile, "--directory",
+                           args.workdir, cwd=args.workdir)
+        if "Nothing to be done" not in text:
+            raise SystemExit(f"{args.workdir} is not a finished build: the rerun did work")
+        numbers["noop_rerun_seconds"] = round(noop, 2)
+    write_result(args.out, numbers)
+
+
+if __name__ == "__main__":
+    main()
