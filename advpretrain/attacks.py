@@ -20,8 +20,8 @@ def _l2_norm(x, sample_ndim):
     return norm.reshape(norm.shape + (1,) * (x.dim() - sample_ndim))
 
 
-def _steepest_step(grad, norm, sample_ndim):
-    """The unit-norm ascent direction for the given norm."""
+def steepest_step(grad, norm, sample_ndim):
+    """The unit-norm ascent direction for the given norm (FGM's step is eps times this)."""
     if norm == "linf":
         return grad.sign()
     return grad / _l2_norm(grad, sample_ndim).clamp_min(1e-12)
@@ -42,6 +42,13 @@ def _random_start(x, eps, norm, sample_ndim, generator):
                             generator=generator, device=x.device, dtype=x.dtype)
         return noise * radius * eps
     return noise * eps
+
+
+def input_gradients(loss_fn, inputs):
+    """Gradients of the summed per-sample losses with respect to each input (not parameters)."""
+    inputs = tuple(x.detach().requires_grad_(True) for x in inputs)
+    with torch.enable_grad():
+        return torch.autograd.grad(loss_fn(*inputs).sum(), inputs)
 
 
 def perturb(loss_fn, inputs, eps, norm, steps=1, step_size=None, random_start=False,
@@ -70,12 +77,8 @@ def perturb(loss_fn, inputs, eps, norm, steps=1, step_size=None, random_start=Fa
 
     deltas = [clip(x, delta) for x, delta in zip(inputs, deltas)]
     for _ in range(steps):
-        for delta in deltas:
-            delta.requires_grad_(True)
-        with torch.enable_grad():
-            loss = loss_fn(*(x + delta for x, delta in zip(inputs, deltas))).sum()
-            grads = torch.autograd.grad(loss, deltas)
-        deltas = [clip(x, delta.detach() + step_size * _steepest_step(g, norm, sample_ndim))
+        grads = input_gradients(loss_fn, tuple(x + delta for x, delta in zip(inputs, deltas)))
+        deltas = [clip(x, delta.detach() + step_size * steepest_step(g, norm, sample_ndim))
                   for x, delta, g in zip(inputs, deltas, grads)]
     return tuple(x + delta for x, delta in zip(inputs, deltas))
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from .attacks import perturb, pgd_step_size
+from .attacks import input_gradients, perturb, pgd_step_size, steepest_step
 from .fileio import load_torch, save_torch
 from .progress import Progress
 
@@ -35,20 +35,27 @@ class Adversary:
             pair_mask = (labels > 0).to(labels.dtype)
         elif self.pairs == "dissimilar":
             pair_mask = (labels < 0).to(labels.dtype)
-        moved = list(inputs)
-        for norm, eps in (("l2", self.eps_l2), ("linf", self.eps_linf)):
-            if not bool((eps > 0).any()):
-                continue
-            budget = eps[:, None, None] * pair_mask[..., None]
-            attacked = perturb(
-                lambda *x: loss_fn(*x, labels), inputs, budget, norm, steps=self.steps,
-                step_size=budget if self.steps == 1 else pgd_step_size(budget, self.steps),
-                random_start=self.steps > 1, sample_ndim=2, generator=generator)
-            for i, (original, new) in enumerate(zip(inputs, attacked)):
-                if self.members == "first" and i > 0:
-                    continue
-                moved[i] = moved[i] + (new - original)
-        return tuple(moved)
+        budgets = {norm: eps[:, None, None] * pair_mask[..., None]
+                   for norm, eps in (("l2", self.eps_l2), ("linf", self.eps_linf))
+                   if bool((eps > 0).any())}
+        if not budgets:
+            return inputs
+        bound = lambda *x: loss_fn(*x, labels)  # noqa: E731
+        if self.steps == 1:
+            # FGM: one input gradient serves both norms (a network has budget in one of them).
+            grads = input_gradients(bound, inputs)
+            deltas = [sum(budget * steepest_step(g, norm, 2) for norm, budget in budgets.items())
+                      for g in grads]
+        else:
+            deltas = [torch.zeros_like(x) for x in inputs]
+            for norm, budget in budgets.items():
+                attacked = perturb(bound, inputs, budget, norm, steps=self.steps,
+                                   step_size=pgd_step_size(budget, self.steps), random_start=True,
+                                   sample_ndim=2, generator=generator)
+                deltas = [delta + new - x for delta, new, x in zip(deltas, attacked, inputs)]
+        if self.members == "first":
+            deltas = [deltas[0], *(torch.zeros_like(d) for d in deltas[1:])]
+        return tuple(x + delta for x, delta in zip(inputs, deltas))
 
 
 class NonFiniteLoss(FloatingPointError):
