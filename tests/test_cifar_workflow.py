@@ -44,7 +44,7 @@ def test_cifar_branch_end_to_end(tmp_path):
     assert (tmp_path / "paper_figures/cifar10_purification.png").stat().st_size > 0
     # One readable progress line per epoch in the training logs.
     epochs = (tmp_path / "results/logs/cifar/linear_supervised_clean.log").read_text().splitlines()
-    assert len(epochs) == 2 and all("items/s" in line and "left" in line for line in epochs)
+    assert len(epochs) == 2 and all("images/s" in line and "left" in line for line in epochs)
     assert not list((tmp_path / "results").glob("resume/cifar_*"))  # removed once finished
 
     again = snakemake(tmp_path, "-n", *TARGETS)
