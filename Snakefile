@@ -7,7 +7,12 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: os.path.join(workflow.basedir, "config", "config.yaml")
+# The paper configuration, unless --configfile names others: those replace it rather than being
+# merged into it, so a key left out of a small config cannot leak in from the paper one.
+if not workflow.config_settings.configfiles:
+
+    configfile: os.path.join(workflow.basedir, "config", "config.yaml")
+
 
 
 report: "report/workflow.rst"

@@ -71,7 +71,7 @@ figure("contrastive_pair_loss")
 # %%
 top = attacked[attacked["eps"] == attacked.groupby(["attack", "norm"])["eps"].transform("max")]
 ratio = top.groupby(["variant", "attack", "norm", "pair_type"])["loss_increase"].mean().unstack()
-ratio.assign(ratio=ratio.iloc[:, 0] / ratio.iloc[:, -1]) if ratio.shape[1] == 2 else ratio
+ratio.assign(dissimilar_over_similar=ratio["dissimilar"] / ratio["similar"])
 
 # %% [markdown]
 # ## During training

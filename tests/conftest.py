@@ -32,9 +32,17 @@ def run_snakemake(workdir, *args, configfile=TEST_CONFIG, check=True, cores=2):
     return result
 
 
+def build_whole_dag(workdir):
+    """The whole DAG on the test config in ``workdir``, with the tiny CIFAR-10 archive the test
+    config expects (tests write it themselves: the real one cannot be downloaded here)."""
+    from test_cifar_data import write_cifar_archive
+
+    write_cifar_archive(Path(workdir) / "data" / "cifar10_tiny")
+    run_snakemake(workdir)
+    return workdir
+
+
 @pytest.fixture(scope="session")
 def workflow_run(tmp_path_factory):
     """The whole DAG on the test config, built once per test session."""
-    workdir = tmp_path_factory.mktemp("workflow")
-    run_snakemake(workdir)
-    return workdir
+    return build_whole_dag(tmp_path_factory.mktemp("workflow"))

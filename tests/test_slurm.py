@@ -15,8 +15,10 @@ import sys
 import time
 
 import pytest
+import yaml
 
 from conftest import REPO, TEST_CONFIG
+from test_cifar_data import write_cifar_archive
 
 pytestmark = pytest.mark.slurm
 
@@ -50,11 +52,14 @@ def slurm():
         pytest.skip(f"SLURM not available ({why}); set ADVPRETRAIN_SLURM_TEST=1 to require it")
 
 
-def run_on_slurm(workdir, *targets):
-    """Snakemake with profiles/slurm, as docs/slurm.md tells users (plus squeue status)."""
+def run_on_slurm(workdir, *targets, configfile=TEST_CONFIG):
+    """Snakemake with profiles/slurm, as docs/slurm.md tells users (plus squeue status).
+
+    --verbose makes the plugin print each sbatch call ("sbatch call: ..."), checked below.
+    """
     command = [
         sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-        "--directory", str(workdir), "--configfile", str(TEST_CONFIG),
+        "--directory", str(workdir), "--configfile", str(configfile), "--verbose",
         "--workflow-profile", str(REPO / "profiles" / "slurm"),
         # This cluster has no accounting database, so no sacct: poll squeue instead.
         "--slurm-status-command", "squeue",
@@ -71,12 +76,22 @@ def run_on_slurm(workdir, *targets):
     return result
 
 
+def sbatch_calls(output):
+    return [line.split("sbatch call:", 1)[1] for line in output.splitlines()
+            if "sbatch call:" in line and line.split("sbatch call:", 1)[1].strip()]
+
+
 def test_simulation_runs_through_slurm(slurm, tmp_path):
     figures = [f"results/figures/{name}.png" for name in SLURM_FIGURES]
     result = run_on_slurm(tmp_path, *figures)
     output = result.stdout + result.stderr
     assert result.returncode == 0, f"snakemake on SLURM failed:\n{output[-8000:]}"
     assert "submitted with SLURM jobid" in output, output[-3000:]
+    calls = sbatch_calls(output)
+    # CPU rules ask for no GPU; every job carries its rule's threads, memory and runtime.
+    assert calls and not any("--gpus" in call or "--gres" in call for call in calls), calls
+    pretrain = next(call for call in calls if "rule_pretrain_" in call)
+    assert "--cpus-per-task=2" in pretrain and "--mem 4000" in pretrain and "-t 60" in pretrain
     for figure in figures:
         assert (tmp_path / figure).stat().st_size > 0
     # Every job went through sbatch and left its SLURM log (slurm-keep-successful-logs).
@@ -102,3 +117,23 @@ def test_failed_job_is_reported_with_its_log(slurm, tmp_path):
     assert slurm_logs and all(str(log) in output for log in slurm_logs), output[-5000:]
     assert "CifarDataError" in slurm_logs[0].read_text()
     assert not (tmp_path / "results/cifar/data/cifar10.npz").exists()
+
+
+def test_gpu_rules_ask_for_gpus(slurm, tmp_path):
+    # cifar.resources.gpus = 1: the CIFAR training job asks sbatch for a GPU. This one-node
+    # cluster has none, so sbatch refuses it, and Snakemake must report that as a failure.
+    config = yaml.safe_load(TEST_CONFIG.read_text())
+    config["cifar"]["resources"]["gpus"] = 1
+    configfile = tmp_path / "gpu.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    write_cifar_archive(tmp_path / config["cifar"]["data"]["root"])
+    result = run_on_slurm(tmp_path, "results/cifar/supervised_clean/encoder.pt",
+                          configfile=configfile)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-3000:]
+    calls = sbatch_calls(output)
+    data_call = next(call for call in calls if "rule_cifar_data" in call)
+    pretrain_call = next(call for call in calls if "rule_cifar_pretrain" in call)
+    assert "--gpus" not in data_call          # the data job is a CPU job
+    assert "--gpus=1" in pretrain_call, pretrain_call
+    assert "Error in rule cifar_pretrain" in output
