@@ -86,6 +86,11 @@ def write_json(path, payload) -> None:
         tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
 
 
+def fingerprint(section) -> str:
+    """A short hash of a config section: models remember the config they were made with."""
+    return hashlib.sha256(json.dumps(section, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def provenance(seed_info: dict, config_section: dict, outputs) -> dict:
     """What is recorded beside each output: seeds, the config it came from, hashes, versions."""
     config_text = json.dumps(config_section, sort_keys=True, default=str)

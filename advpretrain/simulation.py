@@ -4,8 +4,6 @@ Networks of one job are stacked variant-major: network i is variant i // S on se
 S is the number of seeds. Variants of the same seed share data, initialisation and minibatches.
 """
 
-import hashlib
-import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,16 +11,12 @@ import pandas as pd
 import torch
 
 from . import fileio
+from .fileio import fingerprint
 from .measures import feature_coefficients, node_measures, robustness_grid
 from .networks import TwoLayerNets, logistic_loss
 from .seeding import derive_seed, numpy_rng, torch_generator
 from .sparse_coding import DataModel, make_dataset
 from .training import Adversary, train_networks
-
-
-def fingerprint(section) -> str:
-    """A short hash of a config section: models remember the config they were made with."""
-    return hashlib.sha256(json.dumps(section, sort_keys=True).encode()).hexdigest()[:16]
 
 
 # Config keys read only after pre-training: changing them must not invalidate pre-trained models.

@@ -19,7 +19,6 @@ peak (``--peak-tflops`` for devices not in the table).
 """
 
 import argparse
-import json
 import os
 import platform
 import sys

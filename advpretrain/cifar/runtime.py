@@ -5,8 +5,6 @@ Speed settings (bf16 autocast, channels_last, torch.compile) and determinism com
 enters a config fingerprint.
 """
 
-import hashlib
-import json
 import os
 import time
 from dataclasses import dataclass
@@ -82,10 +80,6 @@ def configure(cifar) -> Runtime:
                    compile=settings["compile"])
 
 
-def _digest(payload):
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
-
-
 def stage_config(config, stage, variant):
     """The config values a stage's output depends on (hashed into its fingerprint).
 
@@ -105,7 +99,7 @@ def stage_config(config, stage, variant):
 
 
 def fingerprint(config, stage, variant):
-    return _digest(stage_config(config, stage, variant))
+    return fileio.fingerprint(stage_config(config, stage, variant))
 
 
 def save_checkpoint(path, state_dict, config, stage, variant, **extra):
