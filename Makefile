@@ -7,7 +7,8 @@ STAMP := $(VENV)/.installed-$(shell sha256sum requirements.lock | cut -c1-16)
 CORES ?= all
 SNAKEMAKE := $(BIN)/snakemake --cores $(CORES)
 
-.PHONY: setup reproduce test figures dry-run lint clean-results report notebooks docs
+.PHONY: setup reproduce simulations test figures dry-run lint report notebooks docs
+
 
 setup: $(STAMP)
 
@@ -19,6 +20,10 @@ $(STAMP): requirements.lock
 
 reproduce: setup
 	$(SNAKEMAKE)
+
+# The simulations (C1-C5), their figures and the claims table; no CIFAR-10, no GPU needed.
+simulations: setup
+	$(SNAKEMAKE) export_figures results/claims.csv --configfile config/config.yaml config/cpu_only.yaml
 
 test: setup
 	$(BIN)/python -m pytest

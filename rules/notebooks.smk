@@ -5,12 +5,13 @@
 NOTEBOOK_DIR = os.path.join(workflow.basedir, "notebooks")
 
 
-# {notebook: (figures it shows, CSVs it reads, rules that must be included)}
+# {notebook: (figures it shows, CSVs it reads, rules that must be included, wanted by config)}
 NOTEBOOK_SPECS = {
     "01_supervised_purification": (
         ["purity_distribution", "coefficient_heatmaps", "robustness_curves", "eps_sweep"],
         sim_csv("summary") + sim_csv("robustness"),
         {"evaluate_pretrained"},
+        True,
     ),
     "02_contrastive": (
         ["purity_distribution", "contrastive_pair_loss", "contrastive_pair_loss_training",
@@ -19,18 +20,21 @@ NOTEBOOK_SPECS = {
         + sim_csv("pair_loss", tasks=("contrastive",))
         + sim_csv("pair_attack", tasks=("contrastive_pair_attack",)),
         {"evaluate_pretrained"},
+        True,
     ),
     "03_downstream": (
         ["downstream_accuracy", "downstream_purification", "activation_study"],
         [],
         {"downstream", "downstream_baselines"},
+        True,
     ),
-    "04_claims": ([], [f"{RESULTS}/claims.csv"], {"claims"}),
+    "04_claims": ([], [f"{RESULTS}/claims.csv"], {"claims"}, True),
     "05_cifar10": (
         [],
         [f"{PAPER_FIGURES}/{name}" for name in
          ("cifar10_table.csv", "cifar10_purification.csv", "cifar10_purification.png")],
         {"cifar_report"},
+        config["claims"]["cifar"],  # off in config/cpu_only.yaml: no CIFAR-10 run
     ),
 }
 RULES_INCLUDED = {rule.name for rule in workflow.rules}
@@ -42,8 +46,8 @@ NOTEBOOKS = {
            for path in paths]
         + csvs
     ))
-    for name, (figures, csvs, needed) in NOTEBOOK_SPECS.items()
-    if all(figure in FIGURES for figure in figures) and needed <= RULES_INCLUDED
+    for name, (figures, csvs, needed, wanted) in NOTEBOOK_SPECS.items()
+    if wanted and all(figure in FIGURES for figure in figures) and needed <= RULES_INCLUDED
     and os.path.exists(os.path.join(NOTEBOOK_DIR, f"{name}.py"))
 }
 

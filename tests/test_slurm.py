@@ -99,7 +99,8 @@ def test_simulation_runs_through_slurm(slurm, tmp_path):
     assert any("pretrain" in str(p) for p in slurm_logs), slurm_logs
     # Progress lines of the trainer reached the rule log, one line per report, no "\r" bars.
     pretrain_log = (tmp_path / "results/logs/pretrain/supervised_gate.log").read_text()
-    assert "left" in pretrain_log and "\r" not in pretrain_log
+    assert "\r" not in pretrain_log
+    assert all(word in pretrain_log for word in ("loss_mean", "batch_acc", "samples/s", "left"))
 
 
 def test_failed_job_is_reported_with_its_log(slurm, tmp_path):
