@@ -12,6 +12,18 @@ from pathlib import Path
 
 from .fileio import atomic_path
 
+# What the notebooks share: where the run's results are, and how to show one of its figures.
+WORKDIR = Path(os.environ.get("ADVPRETRAIN_WORKDIR", "."))
+RESULTS = WORKDIR / "results"
+ACTIVATION = os.environ.get("ADVPRETRAIN_ACTIVATION", "gate")
+
+
+def figure(name):
+    """Show a figure the workflow drew (results/figures/<name>.png)."""
+    from IPython.display import Image, display
+
+    display(Image(filename=str(RESULTS / "figures" / f"{name}.png")))
+
 
 def execute_notebook(source, html_path, workdir=".", timeout=600):
     """Run ``source`` (jupytext .py) with ``ADVPRETRAIN_WORKDIR=workdir``; write ``html_path``.

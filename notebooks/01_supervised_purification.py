@@ -23,22 +23,12 @@
 # max_j |C[h, j]| / ||C[h, :]||_2 of the feature coefficients C = W M (1 = a single feature).
 
 # %%
-import os
-from pathlib import Path
-
 import pandas as pd
-from IPython.display import Image, display
 
-WORKDIR = Path(os.environ.get("ADVPRETRAIN_WORKDIR", "."))
-RESULTS = WORKDIR / "results"
-ACTIVATION = os.environ.get("ADVPRETRAIN_ACTIVATION", "gate")
+from advpretrain.notebooks import ACTIVATION, RESULTS, figure
+
 SIM = RESULTS / "simulation" / "supervised" / ACTIVATION
 pd.set_option("display.precision", 3)
-
-
-def figure(name):
-    """Show a figure the workflow drew (results/figures/<name>.png)."""
-    display(Image(filename=str(RESULTS / "figures" / f"{name}.png")))
 
 
 # %% [markdown]

@@ -23,22 +23,13 @@
 # pairs resist; adversarial training purifies mainly through the dissimilar pairs.
 
 # %%
-import os
-from pathlib import Path
-
 import pandas as pd
-from IPython.display import Image, display
+from IPython.display import display
 
-WORKDIR = Path(os.environ.get("ADVPRETRAIN_WORKDIR", "."))
-RESULTS = WORKDIR / "results"
-ACTIVATION = os.environ.get("ADVPRETRAIN_ACTIVATION", "gate")
+from advpretrain.notebooks import ACTIVATION, RESULTS, figure
+
 SIM = RESULTS / "simulation"
 pd.set_option("display.precision", 3)
-
-
-def figure(name):
-    """Show a figure the workflow drew (results/figures/<name>.png)."""
-    display(Image(filename=str(RESULTS / "figures" / f"{name}.png")))
 
 
 # %% [markdown]

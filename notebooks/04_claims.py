@@ -20,22 +20,11 @@
 # table in Markdown.
 
 # %%
-import os
-from pathlib import Path
-
 import pandas as pd
-from IPython.display import Image, display
 
-WORKDIR = Path(os.environ.get("ADVPRETRAIN_WORKDIR", "."))
-RESULTS = WORKDIR / "results"
-ACTIVATION = os.environ.get("ADVPRETRAIN_ACTIVATION", "gate")
-SIM = RESULTS / "simulation"
+from advpretrain.notebooks import RESULTS
+
 pd.set_option("display.precision", 3)
-
-
-def figure(name):
-    """Show a figure the workflow drew (results/figures/<name>.png)."""
-    display(Image(filename=str(RESULTS / "figures" / f"{name}.png")))
 
 
 # %%
