@@ -242,8 +242,7 @@ def claims_table(config, inputs):
     if cifar is None:
         table.missing("C6", "CIFAR-10", "adversarial pre-training gives robust clean heads",
                       "PGD accuracy, adv - clean",
-                      "not run: claims.cifar is false or the CIFAR-10 branch is not in the "
-                      "workflow")
+                      "not run: claims.cifar is false (the CIFAR-10 branch needs a GPU run)")
     else:
         cifar_claims(table, cifar, source["cifar_table"])
     return table.frame()

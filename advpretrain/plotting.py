@@ -79,7 +79,7 @@ def coefficient_heatmaps(inputs, config, stem):
         ax.set_title(f"{task}\n{variant}", fontsize=8)
         ax.set_xlabel("feature j")
         ax.set_ylabel("node (sorted by main feature)" if ax is axes[0][0] else "")
-    fig.suptitle("|C| = |W M| (rows normalised): purified nodes read one feature")
+    fig.suptitle("|C| = |W M| (rows normalised): purified nodes read one feature", y=1.05)
     save(fig, stem)
 
 
