@@ -4,7 +4,6 @@ A ``TwoLayerNets`` holds N independent networks (one per seed and variant) as st
 one batched matrix product trains them all; inputs have shape (N, batch, d).
 """
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -14,10 +13,13 @@ def gate(v, threshold):
     """sigma(v, e) = v * 1{|v| >= e}, with the paper's gradient 1{|v| >= e}.
 
     hardshrink keeps |v| > lambda in one fused kernel (several times faster than the masked
-    product); lambda is the float32 just below e, so that |v| = e is kept as the paper says.
+    product); lambda is the number of v's dtype just below e, so that |v| = e is kept as the
+    paper says. With e = 0 every v passes with gradient 1, zero included: the identity.
     """
-    below = float(np.nextafter(np.float32(threshold), np.float32(0))) if threshold > 0 else 0.0
-    return F.hardshrink(v, below)
+    if threshold <= 0:
+        return v
+    edge = torch.tensor(float(threshold), dtype=v.dtype)
+    return F.hardshrink(v, torch.nextafter(edge, torch.zeros_like(edge)).item())
 
 
 def relu(v, threshold):

@@ -39,3 +39,14 @@ def test_stacked_networks_are_independent():
         torch.testing.assert_close(out[n], single(z[n:n + 1])[0])
     score = nets.score(z, z)
     torch.testing.assert_close(score, (nets.hidden(z) ** 2).sum(-1))
+
+
+def test_gate_with_zero_threshold_is_the_identity_with_gradient_one():
+    v = torch.tensor([-0.5, 0.0, 0.7], requires_grad=True)
+    gate(v, 0.0).sum().backward()
+    torch.testing.assert_close(v.grad, torch.ones(3))
+
+
+def test_gate_keeps_the_threshold_itself_in_float64():
+    v = torch.tensor([0.3, 0.29999999999], dtype=torch.float64)
+    assert gate(v, 0.3).tolist() == [0.3, 0.0]
