@@ -11,22 +11,13 @@ import pandas as pd
 import torch
 
 from . import fileio
+from .config import pretraining_section
 from .fileio import fingerprint
 from .measures import feature_coefficients, node_measures, robustness_grid
 from .networks import TwoLayerNets, logistic_loss
 from .seeding import derive_seed, numpy_rng, torch_generator
 from .sparse_coding import DataModel, make_dataset
 from .training import Adversary, train_networks
-
-
-# Config keys read only after pre-training: changing them must not invalidate pre-trained models.
-# (contrastive: its variants enter a model's fingerprint through the job's variant list.)
-AFTER_PRETRAINING_KEYS = ("downstream", "activation_study", "contrastive")
-
-
-def pretraining_section(sim):
-    """The simulation config a pre-trained model depends on (for its fingerprint)."""
-    return {key: value for key, value in sim.items() if key not in AFTER_PRETRAINING_KEYS}
 
 
 def job_variants(config, task_name, activation):

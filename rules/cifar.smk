@@ -23,7 +23,7 @@ rule cifar_data:
         f"{RESULTS}/logs/cifar/data.log",
     params:
         # The archive lives outside the workflow (cifar.data.root); rerun when its config changes.
-        data=CIFAR["data"],
+        data=settings(CIFAR["data"]),
     threads: 1
     resources:
         mem_mb=CIFAR["resources"]["mem_mb"],
@@ -46,8 +46,8 @@ rule cifar_pretrain:
         f"{RESULTS}/logs/cifar/pretrain_{{variant}}.log",
     params:
         resume=f"{RESULTS}/resume/cifar_pretrain_{{variant}}.pt",
-        section=lambda wildcards: {key: CIFAR[key] for key in (
-            "model", "train_attack", wildcards.variant.split("_")[0])},
+        section=lambda wildcards: settings({key: CIFAR[key] for key in (
+            "model", "train_attack", wildcards.variant.split("_")[0])}),
     wildcard_constraints:
         variant=CIFAR_VARIANT,
     threads: 2
@@ -74,7 +74,7 @@ rule cifar_linear:
         f"{RESULTS}/logs/cifar/linear_{{variant}}.log",
     params:
         resume=f"{RESULTS}/resume/cifar_linear_{{variant}}.pt",
-        section=CIFAR["linear"],
+        section=settings(CIFAR["linear"]),
     wildcard_constraints:
         variant=CIFAR_VARIANT,
     threads: 2
@@ -101,7 +101,7 @@ rule cifar_evaluate:
     log:
         f"{RESULTS}/logs/cifar/evaluate_{{variant}}.log",
     params:
-        section=CIFAR["evaluation"],
+        section=settings(CIFAR["evaluation"]),
     wildcard_constraints:
         variant=CIFAR_VARIANT,
     threads: 2

@@ -23,7 +23,7 @@ rule claims:
     log:
         f"{RESULTS}/logs/claims.log",
     params:
-        section={"claims": CLAIMS, "reference": SIM["evaluation"]["reference_attack"]},
+        section=settings({"claims": CLAIMS, "reference": SIM["evaluation"]["reference_attack"]}),
     threads: 1
     resources:
         mem_mb=2000,

@@ -1,10 +1,11 @@
 # Shared helpers: config validation (before any job), package inputs, thread and env settings.
+import json
 import os
 import sys
 
 # The package is imported from this checkout, here and in every job; no install step needed.
 sys.path.insert(0, workflow.basedir)
-from advpretrain.config import validate_config, ConfigError  # noqa: E402
+from advpretrain.config import ConfigError, pretraining_section, validate_config  # noqa: E402
 from advpretrain.workflow import make_package_importable  # noqa: E402
 
 make_package_importable(workflow.basedir)
@@ -22,6 +23,12 @@ PAPER_FIGURES = "paper_figures"
 # where the function lives in advpretrain/<module>.py. Each rules file adds its own.
 ALL_TARGETS = []
 FIGURES = {}
+
+
+def settings(section):
+    """A config section as canonical text, for params that only trigger reruns: Snakemake compares
+    params by their text, so key order (e.g. a config rewritten by a YAML tool) must not count."""
+    return json.dumps(section, sort_keys=True)
 
 
 def figure_inputs(name):

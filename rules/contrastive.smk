@@ -25,7 +25,7 @@ rule evaluate_pair_loss:
     log:
         f"{RESULTS}/logs/pair_loss/{{task}}_{{activation}}.log",
     params:
-        section={"evaluation": SIM["evaluation"], "contrastive": CONTRASTIVE},
+        section=settings({"evaluation": SIM["evaluation"], "contrastive": CONTRASTIVE}),
     wildcard_constraints:
         task="|".join(["contrastive"] + PAIR_ATTACK_TASKS),
     threads: 2
@@ -53,7 +53,7 @@ rule pair_attack_study:
     log:
         f"{RESULTS}/logs/pair_loss/pair_attack_{{activation}}.log",
     params:
-        section={"evaluation": SIM["evaluation"], "contrastive": CONTRASTIVE},
+        section=settings({"evaluation": SIM["evaluation"], "contrastive": CONTRASTIVE}),
     threads: 1
     resources:
         mem_mb=2000,

@@ -11,6 +11,8 @@ rule sparse_coding_data:
         f"{RESULTS}/logs/data/seed{{seed}}.log",
     params:
         seed_index=lambda wildcards: int(wildcards.seed),
+        # A change of these settings reruns the job (Snakemake's params trigger).
+        section=settings({"base_seed": config["base_seed"], "data": SIM["data"]}),
     threads: 1
     resources:
         mem_mb=2000,

@@ -21,7 +21,7 @@ rule downstream:
     log:
         f"{RESULTS}/logs/downstream/{{task}}_{{activation}}.log",
     params:
-        section={"downstream": DOWNSTREAM, "evaluation": SIM["evaluation"]},
+        section=settings({"downstream": DOWNSTREAM, "evaluation": SIM["evaluation"]}),
     wildcard_constraints:
         task="supervised|contrastive",
     threads: 1
@@ -44,12 +44,12 @@ rule downstream_baselines:
     log:
         f"{RESULTS}/logs/downstream/baselines_{{activation}}.log",
     params:
-        section={
+        section=settings({
             "downstream": DOWNSTREAM,
             "evaluation": SIM["evaluation"],
             "network": SIM["network"],
             "variants": SIM["pretrain_variants"],
-        },
+        }),
     threads: 1
     resources:
         mem_mb=4000,
@@ -71,7 +71,7 @@ rule downstream_blend:
     log:
         f"{RESULTS}/logs/downstream/blend_{{activation}}.log",
     params:
-        section={"downstream": DOWNSTREAM, "evaluation": SIM["evaluation"]},
+        section=settings({"downstream": DOWNSTREAM, "evaluation": SIM["evaluation"]}),
     threads: 1
     resources:
         mem_mb=4000,

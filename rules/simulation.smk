@@ -20,6 +20,12 @@ rule pretrain:
         f"{RESULTS}/logs/pretrain/{{task}}_{{activation}}.log",
     params:
         resume=f"{RESULTS}/resume/pretrain_{{task}}_{{activation}}.pt",
+        # What the networks depend on: a change reruns the job (Snakemake's params trigger).
+        section=settings({
+            "base_seed": config["base_seed"],
+            "simulation": pretraining_section(SIM),
+            "variants": {key: SIM.get(key) for key in ("contrastive", "activation_study")},
+        }),
     wildcard_constraints:
         task="supervised|contrastive|contrastive_attack_similar|contrastive_attack_dissimilar",
     threads: 2
@@ -40,6 +46,8 @@ rule evaluate_pretrained:
     output:
         **{name: f"{SIM_DIR}/{{task}}/{{activation}}/{name}.csv" for name in SIM_EVAL},
         meta=f"{SIM_DIR}/{{task}}/{{activation}}/evaluation.json",
+    params:
+        section=settings({"evaluation": SIM["evaluation"]}),
     log:
         f"{RESULTS}/logs/evaluate/{{task}}_{{activation}}.log",
     threads: 2

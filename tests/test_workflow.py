@@ -1,10 +1,12 @@
 """The whole DAG on the tiny config: outputs, no-op rerun, byte-identical rebuild."""
 
+import copy
 import hashlib
 import json
 
 import pandas as pd
 import pytest
+import yaml
 
 from conftest import build_whole_dag, run_snakemake
 
@@ -95,3 +97,19 @@ def test_changing_a_plot_reruns_only_figures(workflow_run):
     result = run_snakemake(workflow_run, "--dry-run", "--forcerun", "figure")
     assert planned_jobs(result.stdout) <= {"figure", "export_figures", "all"}
     assert "figure" in planned_jobs(result.stdout)
+
+
+def test_config_changes_rerun_exactly_what_depends_on_them(workflow_run, test_config, tmp_path):
+    def planned_after(change):
+        config = copy.deepcopy(test_config)
+        change(config["simulation"])
+        path = tmp_path / "changed.yaml"
+        path.write_text(yaml.safe_dump(config))
+        return planned_jobs(run_snakemake(workflow_run, "--dry-run", configfile=path).stdout)
+
+    evaluation = planned_after(lambda sim: sim["evaluation"].update(pgd_steps=4))
+    assert "evaluate_pretrained" in evaluation and "pretrain" not in evaluation
+    training = planned_after(lambda sim: sim["training"].update(steps=151))
+    assert "pretrain" in training and "sparse_coding_data" not in training
+    data = planned_after(lambda sim: sim["data"].update(sigma=0.06))
+    assert {"sparse_coding_data", "pretrain"} <= data
