@@ -172,13 +172,8 @@ def pretrain(config, data_paths, task_name, activation, model_path, log_path, me
     test_inputs = per_network(test_inputs, seed_of_network)
     test_labels = test_labels[seed_of_network]
 
-    def budgets(norm):
-        return torch.tensor([v["eps"] if v["norm"] == norm else 0.0 for v in variants]
-                            ).repeat_interleave(n_seeds)
-
     train = sim["training"]
-    adversary = Adversary(eps_l2=budgets("l2"), eps_linf=budgets("linf"),
-                          steps=train["attack_steps"], **variants_attack_options(variants))
+    adversary = job_adversary(variants, n_seeds, train["attack_steps"])
 
     def test_loss(step, nets):
         losses = task.loss(nets, *test_inputs, test_labels)
@@ -204,6 +199,16 @@ def pretrain(config, data_paths, task_name, activation, model_path, log_path, me
     fileio.write_json(meta_path, fileio.provenance(
         {"torch_seed": seed, "data_seeds": [str(p) for p in data_paths]}, section,
         [model_path, log_path]))
+
+
+def job_adversary(variants, n_seeds, attack_steps=1):
+    """The training attack of a job's variant-major networks (budget 0: clean training)."""
+    def budgets(norm):
+        return torch.tensor([v["eps"] if v["norm"] == norm else 0.0 for v in variants]
+                            ).repeat_interleave(n_seeds)
+
+    return Adversary(eps_l2=budgets("l2"), eps_linf=budgets("linf"), steps=attack_steps,
+                     **variants_attack_options(variants))
 
 
 def variants_attack_options(variants):

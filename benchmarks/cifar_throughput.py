@@ -19,7 +19,6 @@ peak (``--peak-tflops`` for devices not in the table).
 """
 
 import argparse
-import os
 import platform
 import sys
 import time
@@ -34,6 +33,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from torchvision import transforms
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from advpretrain.cifar.augment import crop_flip  # noqa: E402
 from advpretrain.cifar.losses import cross_entropy  # noqa: E402
@@ -41,6 +41,7 @@ from advpretrain.cifar.resnet import Classifier, ResNet18Encoder  # noqa: E402
 from advpretrain.cifar.runtime import Runtime  # noqa: E402
 from advpretrain.cifar.train import linf_pgd  # noqa: E402
 from advpretrain.fileio import write_json  # noqa: E402
+from common import machine as common_machine  # noqa: E402
 
 PEAK_BF16_TFLOPS = {"H100": 989.4, "H200": 989.4, "A100": 312.0, "L40S": 362.0, "A10": 125.0}
 
@@ -188,9 +189,8 @@ def peak_flops(args, runtime):
 
 
 def machine(runtime):
-    info = {"platform": platform.platform(), "python": platform.python_version(),
-            "torch": torch.__version__, "cpu_count": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(), "device": runtime.describe()}
+    info = {**common_machine(), "python": platform.python_version(),
+            "device": runtime.describe()}
     if runtime.device.type == "cuda":
         info["cuda"] = torch.version.cuda
         info["gpu_memory_gib"] = torch.cuda.get_device_properties(runtime.device).total_memory / 2**30

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from advpretrain import simulation  # noqa: E402
 from advpretrain.seeding import derive_seed, numpy_rng, torch_generator  # noqa: E402
 from advpretrain.sparse_coding import DataModel, make_dataset  # noqa: E402
-from advpretrain.training import Adversary, train_networks  # noqa: E402
+from advpretrain.training import train_networks  # noqa: E402
 from common import write_result  # noqa: E402
 
 
@@ -45,11 +45,7 @@ def train(sim, data, variants, steps):
     task = simulation.TASKS["supervised"]
     inputs, labels = task.inputs(data, "train")
 
-    def budgets(norm):
-        return torch.tensor([v["eps"] if v["norm"] == norm else 0.0 for v in variants]
-                            ).repeat_interleave(n_seeds)
-
-    adversary = Adversary(eps_l2=budgets("l2"), eps_linf=budgets("linf"))
+    adversary = simulation.job_adversary(variants, n_seeds)
     start = time.perf_counter()
     train_networks(nets, simulation.minibatch_sampler(inputs, labels, seed_of_network,
                                                       sim["training"]["batch"]),
