@@ -14,7 +14,6 @@ if not workflow.config_settings.configfiles:
     configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
-
 report: "report/workflow.rst"
 
 
@@ -27,6 +26,15 @@ include: "rules/downstream.smk"
 include: "rules/claims.smk"
 include: "rules/figures.smk"
 include: "rules/notebooks.smk"
+
+
+# Jobs that take seconds run on the machine that drives Snakemake, never as cluster jobs.
+localrules:
+    all,
+    figure,
+    export_figures,
+    claims,
+    cifar_report,
 
 
 rule all:

@@ -8,11 +8,15 @@ whole interval lies above its threshold (``claims.thresholds``), "not supported"
 "not evaluated" when its input is missing. Built from the workflow's CSVs only.
 """
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
 from . import fileio
+from .canonical import plain
 from .seeding import derive_seed, numpy_rng
+from .tables import at_attack, read_csvs
 
 SUPPORTED, NOT_SUPPORTED, NOT_EVALUATED = "supported", "not supported", "not evaluated"
 COLUMNS = ["claim", "scope", "statement", "statistic", "n_seeds", "estimate", "ci_low", "ci_high",
@@ -46,12 +50,6 @@ def paired(frame, value, clean, adversarial):
         return pd.Series(dtype=float), table
     table = table.dropna(subset=[clean, adversarial])
     return table[adversarial] - table[clean], table
-
-
-def at_attack(frame, reference):
-    """Rows of a robustness frame at the reference attack (attack, norm, eps)."""
-    return frame[(frame["attack"] == reference["attack"]) & (frame["norm"] == reference["norm"])
-                 & np.isclose(frame["eps"], reference["eps"])]
 
 
 class Table:
@@ -203,34 +201,27 @@ def cifar_claims(table, cifar_table, source):
                   source)
 
 
-def _read(paths):
-    paths = [p for p in (paths or [])]
-    if not paths:
-        return None
-    return pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
-
-
-def claims_table(config, inputs):
+def claims_table(settings, inputs):
     """The claims frame from the workflow's CSVs.
 
     inputs: dict of path lists: ``supervised_summary``, ``supervised_robustness``, optional
     ``contrastive_summary``, ``pair_loss``, ``downstream_supervised``,
     ``downstream_contrastive``, ``cifar_table`` (absent or empty: the claim is "not evaluated").
     """
-    settings = config["claims"]
-    clean, adversarial = settings["clean_variant"], settings["adversarial_variant"]
-    reference = config["simulation"]["evaluation"]["reference_attack"]
-    table = Table(settings, config["base_seed"])
+    claims = settings["claims"]
+    clean, adversarial = claims["clean_variant"], claims["adversarial_variant"]
+    reference = plain(settings["reference_attack"])
+    table = Table(claims, settings["base_seed"])
     source = {key: ", ".join(map(str, paths)) for key, paths in inputs.items()}
-    supervised_claims(table, _read(inputs["supervised_summary"]),
-                      _read(inputs["supervised_robustness"]), clean, adversarial, reference,
+    supervised_claims(table, read_csvs(inputs["supervised_summary"]),
+                      read_csvs(inputs["supervised_robustness"]), clean, adversarial, reference,
                       {"summary": source["supervised_summary"],
                        "robustness": source["supervised_robustness"]})
-    contrastive_claims(table, _read(inputs.get("contrastive_summary")),
-                       _read(inputs.get("pair_loss")), clean, adversarial, reference,
+    contrastive_claims(table, read_csvs(inputs.get("contrastive_summary", [])),
+                       read_csvs(inputs.get("pair_loss", [])), clean, adversarial, reference,
                        {"summary": source.get("contrastive_summary", ""),
                         "pair_loss": source.get("pair_loss", "")})
-    downstream = {task: _read(inputs.get(f"downstream_{task}"))
+    downstream = {task: read_csvs(inputs.get(f"downstream_{task}", []))
                   for task in ("supervised", "contrastive")}
     downstream = {task: frame for task, frame in downstream.items() if frame is not None}
     if not downstream:
@@ -238,18 +229,17 @@ def claims_table(config, inputs):
                       "downstream accuracy, adv - clean", "downstream.csv missing")
     downstream_claims(table, downstream, clean, adversarial, reference,
                       {task: source.get(f"downstream_{task}", "") for task in downstream})
-    cifar = _read(inputs.get("cifar_table"))
+    cifar = read_csvs(inputs.get("cifar_table", []))
     if cifar is None:
         table.missing("C6", "CIFAR-10", "adversarial pre-training gives robust clean heads",
                       "PGD accuracy, adv - clean",
-                      "not run: claims.cifar is false (the CIFAR-10 branch needs a GPU run)")
+                      "not run: cifar.enabled is false (the CIFAR-10 branch needs a GPU run)")
     else:
         cifar_claims(table, cifar, source["cifar_table"])
     return table.frame()
 
 
-def markdown(frame, config):
-    settings = config["claims"]
+def markdown(frame, settings):
     level = f"{100 * settings['confidence']:g}%"
     lines = [
         "# Claims reproduced by this run",
@@ -275,8 +265,9 @@ def markdown(frame, config):
     return "\n".join(lines) + "\n"
 
 
-def write_claims(config, inputs, csv_path, md_path):
-    frame = claims_table(config, inputs)
-    fileio.write_csv(csv_path, frame)
-    with fileio.atomic_path(md_path) as tmp:
-        tmp.write_text(markdown(frame, config))
+def write_claims(settings: Mapping, inputs: Mapping, outputs: Mapping) -> None:
+    """The claims table as CSV (``outputs["csv"]``) and Markdown (``outputs["md"]``)."""
+    frame = claims_table(settings, inputs)
+    fileio.write_csv(outputs["csv"], frame)
+    with fileio.atomic_path(outputs["md"]) as tmp:
+        tmp.write_text(markdown(frame, settings["claims"]))

@@ -8,22 +8,13 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from .errors import UserError
+
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
 
 
-# Simulation keys read only after pre-training: changing them must neither retrain nor invalidate
-# pre-trained models. (contrastive: its variants enter a model's fingerprint through the job's
-# variant list; activation_study likewise.)
-AFTER_PRETRAINING_KEYS = ("evaluation", "downstream", "activation_study", "contrastive")
-
-
-def pretraining_section(sim):
-    """The simulation config a pre-trained model depends on (for its fingerprint)."""
-    return {key: value for key, value in sim.items() if key not in AFTER_PRETRAINING_KEYS}
-
-
-class ConfigError(ValueError):
-    pass
+class ConfigError(UserError, ValueError):
+    """The configuration is invalid; the message names every offending key."""
 
 
 def load_schema():
@@ -114,7 +105,3 @@ def validate_config(config):
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
     return config
-
-
-def load_config(path):
-    return validate_config(yaml.safe_load(Path(path).read_text()))

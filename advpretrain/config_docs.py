@@ -43,7 +43,7 @@ def _resolve(node, root):
 
 
 def _value(value):
-    return f"`{value}`" if not isinstance(value, str) else f"`{value}`"
+    return f"`{value}`"
 
 
 def _type(node):

@@ -4,23 +4,18 @@ Registered in FIGURES by rules/contrastive.smk; the purity distributions and hea
 contrastive networks are drawn by plotting.purity_distribution / coefficient_heatmaps.
 """
 
-import pandas as pd
-
 from .plotting import main_variants, save, sns
+from .tables import attack_label, read_csvs
 
-# As in advpretrain/contrastive.py (not imported: figures need neither torch nor the models).
+# As in advpretrain/tasks.py and contrastive.py (not imported: figures need no torch).
 PAIR_TYPES = ["similar", "dissimilar"]
 ATTACKED_PAIRS = ["none", "all", "similar", "dissimilar"]
 
 
-def _read(paths):
-    return pd.concat([pd.read_csv(path) for path in paths], ignore_index=True)
-
-
-def pair_loss_curves(inputs, config, stem):
+def pair_loss_curves(inputs, settings, stem):
     """Loss increase under attack vs eps, similar vs dissimilar pairs, per training variant (C4)."""
-    frame = _read(inputs["pair_loss"])
-    frame, order = main_variants(frame, config)
+    frame = read_csvs(inputs["pair_loss"])
+    frame, order = main_variants(frame, settings)
     frame = frame.assign(attack_norm=frame["attack"] + " " + frame["norm"])
     grid = sns.relplot(data=frame, x="eps", y="loss_increase", hue="pair_type",
                        hue_order=PAIR_TYPES, style="pair_type", markers=True,
@@ -34,10 +29,10 @@ def pair_loss_curves(inputs, config, stem):
     save(grid.figure, stem)
 
 
-def pair_loss_training_curves(inputs, config, stem):
+def pair_loss_training_curves(inputs, settings, stem):
     """Loss increase under the tracked FGM attacks during training, per pair type and variant."""
-    frame = _read(inputs["pair_loss_training"])
-    frame, order = main_variants(frame[frame["eps"] > 0], config)
+    frame = read_csvs(inputs["pair_loss_training"])
+    frame, order = main_variants(frame[frame["eps"] > 0], settings)
     frame = frame.assign(attack_budget=frame["attack"] + " " + frame["norm"] + " eps="
                          + frame["eps"].map("{:g}".format))
     grid = sns.relplot(data=frame, x="step", y="loss_increase", hue="pair_type",
@@ -50,18 +45,16 @@ def pair_loss_training_curves(inputs, config, stem):
     save(grid.figure, stem)
 
 
-def pair_attack_figure(inputs, config, stem):
+def pair_attack_figure(inputs, settings, stem):
     """Pair-attack study: purity and loss increases when training attacks only one pair type."""
-    frame = _read(inputs["pair_attack"])
-    reference = config["simulation"]["evaluation"]["reference_attack"]
-    attack = f"{reference['attack']} {reference['norm']} eps={reference['eps']:g}"
+    frame = read_csvs(inputs["pair_attack"])
+    attack = attack_label(settings["reference_attack"])
     panels = {"purity": "mean node purity",
               "loss_increase_similar": "similar pairs: loss increase",
               "loss_increase_dissimilar": "dissimilar pairs: loss increase"}
     frame = frame[frame["measure"].isin(panels)].assign(
         panel=lambda f: f["measure"].map(panels))
-    order = list(dict.fromkeys(["clean", *config["simulation"]["contrastive"]["variants"]]))
-    order = [v for v in order if v in set(frame["variant"])]
+    order = [v for v in settings["variants"] if v in set(frame["variant"])]
     grid = sns.catplot(data=frame, x="attacked_pairs", y="value", hue="variant",
                        hue_order=order, order=[a for a in ATTACKED_PAIRS
                                                if a in set(frame["attacked_pairs"])],

@@ -6,28 +6,23 @@ import pandas as pd
 import seaborn as sns
 
 from .plotting import save
+from .tables import at_attack, attack_label, read_csvs
 
 BASELINES = ["random", "purified", "end_to_end"]
 
 
-def _read(paths):
-    return pd.concat([pd.read_csv(path) for path in paths], ignore_index=True)
+def _reference(frame, settings):
+    reference = settings["reference_attack"]
+    return at_attack(frame, reference), attack_label(reference)
 
 
-def _reference(frame, config):
-    reference = config["simulation"]["evaluation"]["reference_attack"]
-    rows = frame[(frame["attack"] == reference["attack"]) & (frame["norm"] == reference["norm"])
-                 & np.isclose(frame["eps"], reference["eps"])]
-    return rows, f"{reference['attack']} {reference['norm']} eps={reference['eps']:g}"
-
-
-def downstream_accuracy(inputs, config, stem):
+def downstream_accuracy(inputs, settings, stem):
     """Clean-head downstream accuracy vs attack eps per pre-training variant and baseline (C5)."""
-    order = list(config["simulation"]["pretrain_variants"])
-    frame = _read(inputs["downstream"])
+    order = list(settings["variants"])
+    frame = read_csvs(inputs["downstream"])
     frame = frame[frame["variant"].isin(order)].assign(
         layer=lambda f: f["task"] + " " + f["variant"])
-    baselines = _read(inputs["baselines"]).assign(layer=lambda f: "baseline " + f["variant"])
+    baselines = read_csvs(inputs["baselines"]).assign(layer=lambda f: "baseline " + f["variant"])
     long = pd.concat([frame, baselines], ignore_index=True)
     tasks = list(dict.fromkeys(frame["task"]))
     hue_order = [f"{t} {v}" for t in tasks for v in order] + [f"baseline {b}" for b in BASELINES]
@@ -46,21 +41,21 @@ def downstream_accuracy(inputs, config, stem):
     save(grid.figure, stem)
 
 
-def purification_study(inputs, config, stem):
+def purification_study(inputs, settings, stem):
     """Study (a): downstream accuracy against the hidden layer's mean purity, for the training
     eps sweep (and main variants) and for clean layers blended toward their purified version."""
-    trained, label = _reference(_read(inputs["downstream"]), config)
+    trained, label = _reference(read_csvs(inputs["downstream"]), settings)
     trained = trained[trained["task"] == "supervised"].assign(
         family="pre-training eps sweep", level=lambda f: f["variant"])
-    blend, _ = _reference(_read(inputs["blend"]), config)
+    blend, _ = _reference(read_csvs(inputs["blend"]), settings)
     blend = blend.assign(family="clean layer blended toward purity 1",
                          level=lambda f: f["variant"])
-    base, _ = _reference(_read(inputs["baselines"]), config)
+    base, _ = _reference(read_csvs(inputs["baselines"]), settings)
     base = base.assign(family=lambda f: "baseline " + f["variant"], level=lambda f: f["variant"])
     frame = pd.concat([trained, blend, base], ignore_index=True)
     clean_eps = {}
-    for name, part in (("downstream", _read(inputs["downstream"])),
-                       ("blend", _read(inputs["blend"])), ("base", _read(inputs["baselines"]))):
+    for name, part in (("downstream", read_csvs(inputs["downstream"])),
+                       ("blend", read_csvs(inputs["blend"])), ("base", read_csvs(inputs["baselines"]))):
         rows = part[part["eps"] == 0].groupby(["variant", "seed"])["accuracy"].mean()
         clean_eps.update(rows.to_dict())
     frame["clean_accuracy"] = [clean_eps.get((v, s), np.nan)
@@ -89,14 +84,13 @@ def purification_study(inputs, config, stem):
     save(fig, stem)
 
 
-def activation_study(inputs, config, stem):
+def activation_study(inputs, settings, stem):
     """Study (b): purity, downstream clean and robust accuracy per activation and variant."""
-    frame = _read(inputs["downstream"])
+    frame = read_csvs(inputs["downstream"])
     frame = frame[frame["task"] == "supervised"]
-    variants = [v for v in config["simulation"]["activation_study"]["variants"]
-                if v in set(frame["variant"])]
+    variants = [v for v in settings["variants"] if v in set(frame["variant"])]
     frame = frame[frame["variant"].isin(variants)]
-    attacked, label = _reference(frame, config)
+    attacked, label = _reference(frame, settings)
     clean = frame[frame["eps"] == 0].drop_duplicates(["activation", "variant", "seed"])
     panels = [(clean.assign(y=clean["mean_purity"]), "mean node purity"),
               (clean.assign(y=clean["accuracy"]), "downstream clean accuracy"),

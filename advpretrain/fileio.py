@@ -14,6 +14,8 @@ import numpy as np
 import torch
 
 from . import __version__
+from .canonical import unrecorded
+from .errors import InputDataError
 
 # Fixed zip timestamps make .npz files byte-identical across runs (numpy's savez stamps "now").
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -54,12 +56,13 @@ def save_arrays(path, arrays: dict) -> None:
 def load_arrays(path) -> dict:
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: rerun the rule that makes it")
+        raise InputDataError(f"{path} is missing: rerun the rule that makes it")
     try:
         with np.load(path, allow_pickle=False) as archive:
             return {name: archive[name] for name in archive.files}
     except (zipfile.BadZipFile, ValueError, OSError) as error:
-        raise ValueError(f"{path} is corrupt ({error}); delete it and rerun the workflow") from error
+        raise InputDataError(f"{path} is corrupt ({error}); delete it and rerun the workflow"
+                             ) from error
 
 
 def save_torch(path, obj) -> None:
@@ -86,23 +89,29 @@ def write_json(path, payload) -> None:
         tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
 
 
-def fingerprint(section) -> str:
-    """A short hash of a config section: models remember the config they were made with."""
-    return hashlib.sha256(json.dumps(section, sort_keys=True).encode()).hexdigest()[:16]
+def _hashes(named) -> dict[str, str]:
+    paths = [p for value in named for p in ([value] if isinstance(value, str) else value)]
+    return {str(path): sha256_file(path) for path in paths}
 
 
-def provenance(seed_info: dict, config_section: dict, outputs) -> dict:
-    """What is recorded beside each output: seeds, the config it came from, hashes, versions."""
-    config_text = json.dumps(config_section, sort_keys=True, default=str)
+def provenance(rule: str, wildcards: dict, settings, inputs: dict, outputs, **extra) -> dict:
+    """What is recorded beside each output: the rule and wildcards, the settings the job read
+    (with their hash), the sha256 of every input (data and code) and output, package versions,
+    and what the stage adds (its seeds; timings for GPU stages)."""
+    settings = unrecorded(settings)
     return {
-        "seeds": seed_info,
-        "config_sha256": hashlib.sha256(config_text.encode()).hexdigest(),
-        "config": config_section,
-        "outputs": {str(p): sha256_file(p) for p in outputs},
+        "rule": rule,
+        "wildcards": wildcards,
+        "settings": settings,
+        "settings_sha256": hashlib.sha256(
+            json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest(),
+        "inputs": _hashes(inputs.values()),
+        "outputs": _hashes(outputs),
         "versions": {
             "advpretrain": __version__,
             "torch": torch.__version__,
             "numpy": np.__version__,
             "python": platform.python_version(),
         },
+        **extra,
     }

@@ -1,16 +1,18 @@
-"""Feature purification and robustness measures."""
+"""Feature purification measures of the hidden nodes: C = W M, purity, and their summaries."""
 
+from __future__ import annotations
+
+import pandas as pd
 import torch
 
-from .attacks import perturb, pgd_step_size
 
-
-def feature_coefficients(weight, dictionary):
+def feature_coefficients(weight: torch.Tensor, dictionary: torch.Tensor) -> torch.Tensor:
     """C = W M: C[n, h, j] = <w_h, M_j>, how much node h of network n reads feature j."""
     return weight @ dictionary
 
 
-def node_measures(coefficients, dead_relative_norm):
+def node_measures(coefficients: torch.Tensor, dead_relative_norm: float
+                  ) -> dict[str, torch.Tensor]:
     """Per-node purity, participation ratio, feature count and dead flag, each (N, H).
 
     purity = max_j |C_hj| / ||C_h||  (1 = one feature; 1/sqrt(d) = an even mix of all d)
@@ -32,33 +34,11 @@ def node_measures(coefficients, dead_relative_norm):
     }
 
 
-def attacked_inputs(loss_fn, inputs, eps, norm, attack, pgd_steps, sample_ndim, generator=None,
-                    bounds=None):
-    """Inputs under the named evaluation attack ("fgm" or "pgd"), or unchanged for eps = 0."""
-    if eps == 0:
-        return tuple(x.detach() for x in inputs)
-    if attack == "fgm":
-        return perturb(loss_fn, inputs, eps, norm, steps=1, sample_ndim=sample_ndim,
-                       bounds=bounds)
-    return perturb(loss_fn, inputs, eps, norm, steps=pgd_steps,
-                   step_size=pgd_step_size(eps, pgd_steps), random_start=True,
-                   sample_ndim=sample_ndim, bounds=bounds, generator=generator)
-
-
-def robustness_grid(loss_fn, margin_fn, inputs, labels, eps_grid, attacks, pgd_steps,
-                    generator, sample_ndim=2):
-    """Accuracy and mean loss of every network under every attack, norm and eps.
-
-    loss_fn(*inputs, labels) -> per-sample losses (N, B); margin_fn(*inputs) -> scores whose
-    sign is the prediction. Yields dict rows with per-network tensors (N,).
-    """
-    for attack in attacks:
-        for norm, grid in eps_grid.items():
-            for eps in grid:
-                adversarial = attacked_inputs(lambda *x: loss_fn(*x, labels), inputs, eps, norm,
-                                              attack, pgd_steps, sample_ndim, generator)
-                with torch.no_grad():
-                    margins = margin_fn(*adversarial) * labels
-                    yield {"attack": attack, "norm": norm, "eps": float(eps),
-                           "accuracy": (margins > 0).float().mean(-1),
-                           "loss": loss_fn(*adversarial, labels).mean(-1)}
+def summarise_nodes(nodes: pd.DataFrame) -> pd.DataFrame:
+    """One row per network and measure: the mean over live nodes, and the dead-node share."""
+    keys = [c for c in ("task", "activation", "variant", "train_norm", "train_eps", "seed")
+            if c in nodes.columns]
+    live = nodes[~nodes["dead"]]
+    summary = live.groupby(keys)[["purity", "participation_ratio", "feature_count"]].mean()
+    summary["dead_share"] = nodes.groupby(keys)["dead"].mean()
+    return summary.reset_index().melt(id_vars=keys, var_name="measure", value_name="value")

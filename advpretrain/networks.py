@@ -84,3 +84,17 @@ class TwoLayerNets(nn.Module):
     def score(self, z1, z2):
         """Contrastive similarity s(Z, Z') = scale * h(Z)^T h(Z'), shape (N, batch)."""
         return self.score_scale * (self.hidden(z1) * self.hidden(z2)).sum(-1)
+
+
+# ---------------------------------------------------------------- stacking
+# The networks of one job are stacked variant-major: network i is variant i // S on seed i % S
+# (S seeds), so the variants of a seed share its data, initialisation and minibatches.
+
+def seed_of_network(n_networks: int, n_seeds: int) -> torch.Tensor:
+    """The seed index of each network of a variant-major stack, shape (n_networks,)."""
+    return torch.arange(n_networks) % n_seeds
+
+
+def per_network(tensors, seed_of_networks: torch.Tensor) -> tuple:
+    """Expand per-seed tensors (S, ...) to per-network ones (N, ...)."""
+    return tuple(t[seed_of_networks] for t in tensors)

@@ -25,19 +25,22 @@ def figure(name):
     display(Image(filename=str(RESULTS / "figures" / f"{name}.png")))
 
 
-def execute_notebook(source, html_path, workdir=".", timeout=600):
-    """Run ``source`` (jupytext .py) with ``ADVPRETRAIN_WORKDIR=workdir``; write ``html_path``.
+def execute_notebook(settings, inputs, outputs, options) -> None:
+    """Run ``inputs["notebook"]`` (jupytext .py) in the current directory's results with the
+    main activation of the run (``settings["activation"]``); write ``outputs["html"]``.
 
     A failing cell raises (nbclient's CellExecutionError names the cell and its traceback), so
-    the rule fails and no HTML is left behind.
+    the rule fails and no HTML is left behind. ``options.cell_timeout``: seconds per cell.
     """
     import jupytext
     from nbclient import NotebookClient
     from nbconvert import HTMLExporter
 
-    workdir = Path(workdir).resolve()
+    source, html_path, timeout = inputs["notebook"], outputs["html"], options.cell_timeout
+    workdir = Path(".").resolve()
     notebook = jupytext.read(source)
     os.environ["ADVPRETRAIN_WORKDIR"] = str(workdir)
+    os.environ["ADVPRETRAIN_ACTIVATION"] = settings["activation"]
     print(f"executing {source} in {workdir} with {sys.executable}", flush=True)
     client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(workdir)}})

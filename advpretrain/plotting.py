@@ -1,10 +1,13 @@
 """Figures, drawn from the workflow's CSV files alone (no model or data needed).
 
-Every figure function takes a dict of input CSV paths, the config, and an output stem; it writes
-``stem.pdf`` and ``stem.png`` with fixed metadata (``save``) so reruns are byte-identical. The
-workflow names a figure's function as "module.function" (rules/common.smk, FIGURES).
+Every figure function takes a dict of input CSV paths, its settings (``settings.figure``: the
+variant order, the reference attack, ...) and an output stem; it writes ``stem.pdf`` and
+``stem.png`` with fixed metadata (``save``) so reruns are byte-identical. The workflow names a
+figure's function as "module.function" (rules/common.smk, FIGURES); ``draw`` is its stage.
 """
 
+import importlib
+from collections.abc import Mapping
 from pathlib import Path
 
 import matplotlib
@@ -16,12 +19,10 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from .fileio import atomic_path  # noqa: E402
+from .tables import at_attack, attack_label, read_csvs  # noqa: E402
 
 sns.set_theme(context="paper", style="whitegrid")
 plt.rcParams.update({"svg.hashsalt": "advpretrain", "pdf.compression": 6})
-
-MAIN_VARIANTS = ["clean", "fgm_l2", "fgm_linf"]
-
 
 def save(fig, stem):
     stem = Path(stem)
@@ -32,19 +33,24 @@ def save(fig, stem):
     plt.close(fig)
 
 
-def main_variants(frame, config):
-    """The configured pre-training variants (not the eps sweep), in config order; the contrastive
-    variants (simulation.contrastive.variants) follow where their names differ."""
-    sim = config["simulation"]
-    order = list(dict.fromkeys([*sim["pretrain_variants"],
-                                *sim.get("contrastive", {}).get("variants", {})]))
+def draw(settings: Mapping, inputs: Mapping, outputs: Mapping) -> None:
+    """The figure stage: call the figure's "module.function" (``settings["plot"]``)."""
+    module, function = settings["plot"].rsplit(".", 1)
+    plot = getattr(importlib.import_module(f"advpretrain.{module}"), function)
+    plot(inputs, settings, Path(outputs["pdf"]).with_suffix(""))
+
+
+def main_variants(frame, settings):
+    """Rows of the figure's variants (``settings["variants"]``: the configured pre-training
+    variants, not the eps sweep), and that order."""
+    order = list(settings["variants"])
     return frame[frame["variant"].isin(order)], order
 
 
-def purity_distribution(inputs, config, stem):
+def purity_distribution(inputs, settings, stem):
     """Node purity, clean vs adversarial pre-training, one panel per task (C1, C3)."""
-    nodes = pd.concat([pd.read_csv(path) for path in inputs["nodes"]], ignore_index=True)
-    nodes, order = main_variants(nodes[~nodes["dead"]], config)
+    nodes = read_csvs(inputs["nodes"])
+    nodes, order = main_variants(nodes[~nodes["dead"]], settings)
     tasks = list(dict.fromkeys(nodes["task"]))
     fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.2), squeeze=False)
     for ax, task in zip(axes[0], tasks):
@@ -55,19 +61,18 @@ def purity_distribution(inputs, config, stem):
         ax.set_xlabel("pre-training")
         ax.set_ylabel("node purity max|C|/||C||")
         ax.set_ylim(0, 1.02)
-        d = config["simulation"]["data"]["d"]
-        ax.axhline(d**-0.5, color="grey", ls=":", lw=1)
+        ax.axhline(settings["d"] ** -0.5, color="grey", ls=":", lw=1)
     fig.suptitle("Feature purification: each node's largest feature share (over all seeds)")
     save(fig, stem)
 
 
-def coefficient_heatmaps(inputs, config, stem):
+def coefficient_heatmaps(inputs, settings, stem):
     """|W M| per variant for one seed; rows are nodes sorted by their main feature."""
     frames = [pd.read_csv(path) for path in inputs["coefficients"]]
     panels = []
     for path, frame in zip(inputs["coefficients"], frames):
         task = Path(path).parent.parent.name
-        frame, order = main_variants(frame, config)
+        frame, order = main_variants(frame, settings)
         panels += [(task, variant, frame[frame["variant"] == variant]) for variant in order]
     fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels), 4.2), squeeze=False)
     for ax, (task, variant, frame) in zip(axes[0], panels):
@@ -83,10 +88,9 @@ def coefficient_heatmaps(inputs, config, stem):
     save(fig, stem)
 
 
-def robustness_curves(inputs, config, stem):
+def robustness_curves(inputs, settings, stem):
     """Accuracy vs attack eps for each pre-training variant (C2), mean and sd over seeds."""
-    frame = pd.concat([pd.read_csv(path) for path in inputs["robustness"]], ignore_index=True)
-    frame, order = main_variants(frame, config)
+    frame, order = main_variants(read_csvs(inputs["robustness"]), settings)
     grid = sns.relplot(data=frame, x="eps", y="accuracy", hue="variant", hue_order=order,
                        style="variant", markers=True, dashes=False, col="norm", row="attack",
                        kind="line", errorbar="sd", height=2.6, aspect=1.2,
@@ -97,14 +101,12 @@ def robustness_curves(inputs, config, stem):
     save(grid.figure, stem)
 
 
-def eps_sweep(inputs, config, stem):
+def eps_sweep(inputs, settings, stem):
     """Mean purity and clean / robust accuracy against the training eps of the sweep norm."""
-    sim = config["simulation"]
-    norm = sim["eps_sweep"]["norm"]
-    reference = sim["evaluation"]["reference_attack"]
-    summary = pd.concat([pd.read_csv(path) for path in inputs["summary"]], ignore_index=True)
-    robustness = pd.concat([pd.read_csv(path) for path in inputs["robustness"]],
-                           ignore_index=True)
+    norm = settings["sweep_norm"]
+    reference = settings["reference_attack"]
+    summary = read_csvs(inputs["summary"])
+    robustness = read_csvs(inputs["robustness"])
 
     def sweep(frame):
         return frame[(frame["train_norm"] == norm) | (frame["train_eps"] == 0)]
@@ -113,11 +115,8 @@ def eps_sweep(inputs, config, stem):
         panel="mean node purity", y=lambda f: f["value"])
     clean = sweep(robustness[robustness["eps"] == 0]).drop_duplicates(
         ["variant", "seed", "task"]).assign(panel="clean accuracy", y=lambda f: f["accuracy"])
-    attacked = sweep(robustness[(robustness["attack"] == reference["attack"])
-                                & (robustness["norm"] == reference["norm"])
-                                & np.isclose(robustness["eps"], reference["eps"])]).assign(
-        panel=f"{reference['attack']} {reference['norm']} eps={reference['eps']:g} accuracy",
-        y=lambda f: f["accuracy"])
+    attacked = sweep(at_attack(robustness, reference)).assign(
+        panel=f"{attack_label(reference)} accuracy", y=lambda f: f["accuracy"])
     long = pd.concat([purity, clean, attacked], ignore_index=True)
     grid = sns.relplot(data=long, x="train_eps", y="y", col="panel", hue="task", kind="line",
                        marker="o", errorbar="sd", height=2.8, aspect=1.1,

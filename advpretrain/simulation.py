@@ -1,137 +1,34 @@
-"""The simulation stages that the workflow's scripts call: data, pre-training, evaluation.
+"""The simulation stages on sparse-coding data: pre-training and its evaluation.
 
-Networks of one job are stacked variant-major: network i is variant i // S on seed i % S, where
-S is the number of seeds. Variants of the same seed share data, initialisation and minibatches.
+Each stage function takes the settings of its rule (``advpretrain.settings``), its named input
+and output paths, and returns what its provenance should record. Networks of one job are stacked
+variant-major (``networks.seed_of_network``).
 """
 
-from dataclasses import dataclass
+from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 import torch
 
 from . import fileio
-from .config import pretraining_section
-from .fileio import fingerprint
-from .measures import feature_coefficients, node_measures, robustness_grid
-from .networks import TwoLayerNets, logistic_loss
-from .seeding import derive_seed, numpy_rng, torch_generator
-from .sparse_coding import DataModel, make_dataset
+from .canonical import fingerprint, plain
+from .errors import StaleModel
+from .evaluation.grid import attack_grid, attacked_inputs
+from .measures import feature_coefficients, node_measures, summarise_nodes
+from .networks import TwoLayerNets, per_network, seed_of_network
+from .seeding import derive_seed, torch_generator
+from .sparse_coding import load_data
+from .tables import label_columns
+from .tasks import PAIR_TYPES, TASKS, split_by_pair_type
 from .training import Adversary, train_networks
 
-
-def job_variants(config, task_name, activation):
-    """Variants one pre-training job trains: all of them for the main activation, the activation
-    study's subset (simulation.activation_study.variants) for the other activations. Contrastive
-    tasks take theirs from simulation.contrastive (contrastive_variants)."""
-    sim = config["simulation"]
-    table = variant_table(sim)
-    if task_name in CONTRASTIVE_TASKS and "contrastive" in sim:
-        table = contrastive_variants(sim["contrastive"], task_name)
-    if activation == sim["network"]["activation"] or "activation_study" not in sim:
-        return table
-    keep = sim["activation_study"]["variants"]
-    return [v for v in table if v["variant"] in keep]
+# ---------------------------------------------------------------- networks of a job
 
 
-def contrastive_variants(section, task_name):
-    """Variants of a contrastive job (simulation.contrastive): the main ones, or for a pair-attack
-    study task the listed adversarial ones with the training attack on one pair type only."""
-    table = [{"variant": name, **spec, "members": section["members"]}
-             for name, spec in section["variants"].items()]
-    if task_name in PAIR_ATTACK_TASKS:
-        table = [{**v, "pairs": PAIR_ATTACK_TASKS[task_name]} for v in table
-                 if v["variant"] in section["pair_attack_study"]]
-    return table
-
-
-def variant_table(sim):
-    """Pre-training variants (name, norm, eps): the configured ones, then the eps sweep."""
-    table = [{"variant": name, **spec} for name, spec in sim["pretrain_variants"].items()]
-    sweep = sim["eps_sweep"]
-    table += [{"variant": f"sweep_{sweep['norm']}_{eps:g}", "norm": sweep["norm"], "eps": eps}
-              for eps in sweep["values"]]
-    return table
-
-
-# ---------------------------------------------------------------- data
-
-def make_data(config, seed_index, out_path, meta_path):
-    data = config["simulation"]["data"]
-    seed = derive_seed(config["base_seed"], "data", seed_index)
-    model = DataModel(d=data["d"], s=data["s"], sigma=data["sigma"], magnitudes=data["magnitudes"])
-    arrays = make_dataset(model, data["sizes"], numpy_rng(seed), data["similar_share"])
-    fileio.save_arrays(out_path, arrays)
-    fileio.write_json(meta_path, fileio.provenance(
-        {"seed_index": seed_index, "seed": seed}, data, [out_path]))
-
-
-def load_data(paths):
-    """Stack the per-seed data files into tensors of shape (S, n, ...)."""
-    per_seed = [fileio.load_arrays(path) for path in paths]
-    return {name: torch.from_numpy(np.stack([arrays[name] for arrays in per_seed]))
-            for name in per_seed[0]}
-
-
-# ---------------------------------------------------------------- tasks
-
-@dataclass
-class Supervised:
-    """Logistic loss on Y f(Z); inputs (Z,)."""
-
-    prefix = "pretrain"
-
-    def inputs(self, data, split):
-        return (data[f"{self.prefix}_{split}_z"],), data[f"{self.prefix}_{split}_y"]
-
-    @staticmethod
-    def margin(nets, z):
-        return nets(z)
-
-    def loss(self, nets, *inputs_and_labels):
-        *inputs, labels = inputs_and_labels
-        return logistic_loss(labels * self.margin(nets, *inputs))
-
-
-@dataclass
-class Contrastive(Supervised):
-    """Logistic loss on Y s(Z, Z'); inputs (Z, Z'), Y = +1 similar, -1 dissimilar."""
-
-    prefix = "pairs"
-
-    def inputs(self, data, split):
-        return ((data[f"pairs_{split}_z1"], data[f"pairs_{split}_z2"]), data[f"pairs_{split}_y"])
-
-    @staticmethod
-    def margin(nets, z1, z2):
-        return nets.score(z1, z2)
-
-    def log_measures(self, nets, inputs, labels, sim):
-        """Similar / dissimilar pair losses, clean and under FGM, logged during training."""
-        from .contrastive import pair_loss_rows  # here: advpretrain.contrastive imports this module
-
-        return pair_loss_rows(nets, self, inputs, labels, sim["contrastive"]["track_eps"])
-
-
-# Pair-attack study (beyond the paper): contrastive jobs whose training attack hits one pair type
-# only; they start from the main contrastive job's initialisation and minibatches (same seed).
-PAIR_ATTACK_TASKS = {"contrastive_attack_similar": "similar",
-                     "contrastive_attack_dissimilar": "dissimilar"}
-CONTRASTIVE_TASKS = ("contrastive", *PAIR_ATTACK_TASKS)
-TASKS = {"supervised": Supervised(), **{name: Contrastive() for name in CONTRASTIVE_TASKS}}
-
-
-def seed_task(task_name):
-    """The task name a job's initialisation and minibatch seed derives from."""
-    return "contrastive" if task_name in PAIR_ATTACK_TASKS else task_name
-
-
-def per_network(tensors, seed_of_network):
-    """Expand per-seed tensors (S, ...) to per-network ones (N, ...)."""
-    return tuple(t[seed_of_network] for t in tensors)
-
-
-def minibatch_sampler(inputs, labels, seed_of_network, batch):
+def minibatch_sampler(inputs: tuple, labels: torch.Tensor, seeds: torch.Tensor, batch: int):
     """A function drawing one minibatch per seed, shared by the networks of that seed."""
     n_seeds, n = labels.shape
     rows = torch.arange(n_seeds)[:, None]
@@ -139,89 +36,109 @@ def minibatch_sampler(inputs, labels, seed_of_network, batch):
     def sample(generator):
         index = torch.randint(n, (n_seeds, batch), generator=generator)
         picked = tuple(x[rows, index] for x in inputs)
-        return per_network(picked, seed_of_network), labels[rows, index][seed_of_network]
+        return per_network(picked, seeds), labels[rows, index][seeds]
 
     return sample
 
 
-def build_networks(sim, activation, n_variants, generator):
-    """Networks for every variant and seed; variants of a seed share their initialisation."""
-    net, data = sim["network"], sim["data"]
+def initial_networks(architecture: Mapping, n_seeds: int, n_variants: int,
+                     generator: torch.Generator) -> TwoLayerNets:
+    """Networks for every variant and seed; the variants of a seed share their initialisation."""
     weight, head = TwoLayerNets.initial_parameters(
-        sim["seeds"], net["hidden"], data["d"], net["init_scale"], generator)
-    return TwoLayerNets(weight.repeat(n_variants, 1, 1), head.repeat(n_variants, 1), activation,
-                        net["threshold"], net["score_scale"])
+        n_seeds, architecture["hidden"], architecture["d"], architecture["init_scale"], generator)
+    return TwoLayerNets(weight.repeat(n_variants, 1, 1), head.repeat(n_variants, 1),
+                        **activation_of(architecture))
 
 
-# ---------------------------------------------------------------- pre-training
-
-def pretrain(config, data_paths, task_name, activation, model_path, log_path, meta_path,
-             resume_path=None, variants=None):
-    sim = config["simulation"]
-    task = TASKS[task_name]
-    variants = variants if variants is not None else variant_table(sim)
-    n_seeds, n_variants = sim["seeds"], len(variants)
-    seed_of_network = torch.arange(n_seeds * n_variants) % n_seeds
-    seed = derive_seed(config["base_seed"], "pretrain", seed_task(task_name), activation)
-    generator = torch_generator(seed)
-    nets = build_networks(sim, activation, n_variants, generator)
-
-    data = load_data(data_paths)
-    inputs, labels = task.inputs(data, "train")
-    test_inputs, test_labels = task.inputs(data, "test")
-    test_inputs = per_network(test_inputs, seed_of_network)
-    test_labels = test_labels[seed_of_network]
-
-    train = sim["training"]
-    adversary = job_adversary(variants, n_seeds, train["attack_steps"])
-
-    def test_loss(step, nets):
-        losses = task.loss(nets, *test_inputs, test_labels)
-        rows = [{"kind": "test_loss", "values": losses.mean(-1).tolist()}]
-        if hasattr(task, "log_measures") and "contrastive" in sim:
-            rows += task.log_measures(nets, test_inputs, test_labels, sim)
-        return rows
-
-    section = {"base_seed": config["base_seed"], "simulation": pretraining_section(sim),
-               "variants": variants}
-    rows = train_networks(
-        nets, minibatch_sampler(inputs, labels, seed_of_network, train["batch"]),
-        task.loss, adversary, steps=train["steps"], lr=train["lr"], generator=generator,
-        label=f"pretrain {task_name}/{activation}", log_every=train["log_every"],
-        callback=test_loss, resume_path=resume_path, resume_every=train["resume_every"],
-        fingerprint=fingerprint(section))
-
-    fileio.save_torch(model_path, {
-        "weight": nets.weight.detach(), "head": nets.head.detach(),
-        "variants": [v["variant"] for v in variants], "n_seeds": n_seeds,
-        "activation": activation, "task": task_name, "fingerprint": fingerprint(section)})
-    fileio.write_csv(log_path, training_log_frame(rows, variants, n_seeds))
-    fileio.write_json(meta_path, fileio.provenance(
-        {"torch_seed": seed, "data_seeds": [str(p) for p in data_paths]}, section,
-        [model_path, log_path]))
+def activation_of(architecture: Mapping) -> dict:
+    """The TwoLayerNets keywords of an architecture (threshold and score scale where used)."""
+    return {"activation": architecture["activation"],
+            "threshold": architecture["threshold"] if "threshold" in architecture else 0.0,
+            "score_scale": architecture["score_scale"] if "score_scale" in architecture else 1.0}
 
 
-def job_adversary(variants, n_seeds, attack_steps=1):
+def job_adversary(variants: list[dict], n_seeds: int, attack_steps: int = 1) -> Adversary:
     """The training attack of a job's variant-major networks (budget 0: clean training)."""
     def budgets(norm):
         return torch.tensor([v["eps"] if v["norm"] == norm else 0.0 for v in variants]
                             ).repeat_interleave(n_seeds)
 
-    return Adversary(eps_l2=budgets("l2"), eps_linf=budgets("linf"), steps=attack_steps,
-                     **variants_attack_options(variants))
-
-
-def variants_attack_options(variants):
-    """Contrastive attack options (which pairs, which members) shared by a job's variants."""
     options = {key: {v.get(key, default) for v in variants}
                for key, default in (("pairs", "all"), ("members", "both"))}
     for key, values in options.items():
         if len(values) > 1:
             raise ValueError(f"variants of one job must share '{key}', got {sorted(values)}")
-    return {key: values.pop() for key, values in options.items()}
+    return Adversary(eps_l2=budgets("l2"), eps_linf=budgets("linf"), steps=attack_steps,
+                     **{key: values.pop() for key, values in options.items()})
 
 
-def training_log_frame(rows, variants, n_seeds):
+# ---------------------------------------------------------------- pre-training
+
+
+def pretrain(settings: Mapping, inputs: Mapping, outputs: Mapping, resume=None) -> dict:
+    """Train every variant and seed of one task and activation at once (``outputs``: model,
+    log_csv); ``resume`` (path, every): where and how often the resume state is kept."""
+    task = TASKS[settings["objective"]]
+    variants, n_seeds = plain(settings["variants"]), settings["n_seeds"]
+    seeds = seed_of_network(n_seeds * len(variants), n_seeds)
+    seed = derive_seed(settings["base_seed"], "pretrain", settings["seed_task"],
+                       settings["architecture"]["activation"])
+    generator = torch_generator(seed)
+    architecture = plain(settings["architecture"])
+    nets = initial_networks(architecture, n_seeds, len(variants), generator)
+
+    data = load_data(inputs["data"])
+    train_inputs, train_labels = task.inputs(data, "train")
+    test_inputs, test_labels = task.inputs(data, "test")
+    test_inputs, test_labels = per_network(test_inputs, seeds), test_labels[seeds]
+    track_eps = settings["track_eps"] if "track_eps" in settings else None
+
+    def test_measures(step, nets):
+        losses = task.loss(nets, *test_inputs, test_labels)
+        rows = [{"kind": "test_loss", "values": losses.mean(-1).tolist()}]
+        if track_eps is not None:
+            rows += pair_loss_rows(nets, task, test_inputs, test_labels, track_eps)
+        return rows
+
+    train = settings["training"]
+    model_fingerprint = fingerprint(settings)
+    rows = train_networks(
+        nets, minibatch_sampler(train_inputs, train_labels, seeds, train["batch"]), task.loss,
+        job_adversary(variants, n_seeds, train["attack_steps"]), steps=train["steps"],
+        lr=train["lr"], generator=generator,
+        label=f"pretrain {settings['task']}/{architecture['activation']}",
+        log_every=train["log_every"], callback=test_measures,
+        resume_path=resume.path if resume else None, resume_every=resume.every if resume else 0,
+        fingerprint=model_fingerprint)
+
+    fileio.save_torch(outputs["model"], {
+        "weight": nets.weight.detach(), "head": nets.head.detach(),
+        "variants": [v["variant"] for v in variants], "n_seeds": n_seeds,
+        "architecture": activation_of(architecture), "fingerprint": model_fingerprint})
+    fileio.write_csv(outputs["log_csv"], training_log_frame(rows, variants, n_seeds))
+    return {"seeds": {"torch_seed": seed}}
+
+
+def pair_loss_rows(nets, task, inputs, labels, track_eps: Mapping) -> list[dict]:
+    """Training-log rows: clean and FGM-attacked loss per pair type at each tracked budget.
+
+    track_eps: {norm: eps}. Each norm gets an eps-0 row (the clean loss) and its attacked row.
+    """
+    clean = split_by_pair_type(task.loss(nets, *inputs, labels), labels)
+    rows = []
+    for norm, eps in track_eps.items():
+        adversarial = attacked_inputs(lambda *x: task.loss(nets, *x, labels), inputs, eps, norm,
+                                      "fgm", 1, 2)
+        attacked = split_by_pair_type(task.loss(nets, *adversarial, labels), labels)
+        for pair_type in PAIR_TYPES:
+            for budget, losses in ((0.0, clean), (float(eps), attacked)):
+                rows.append({"kind": "pair_loss", "pair_type": pair_type, "norm": norm,
+                             "eps": budget, "values": losses[pair_type].tolist()})
+    return rows
+
+
+def training_log_frame(rows: list[dict], variants: list[dict], n_seeds: int) -> pd.DataFrame:
+    """The logged rows, one per network: step, kind, variant, seed, value (and row extras)."""
     records = []
     for row in rows:
         extra = {key: value for key, value in row.items()
@@ -233,41 +150,26 @@ def training_log_frame(rows, variants, n_seeds):
     return pd.DataFrame.from_records(records)
 
 
-def load_networks(model_path, config, variants=None):
-    """Pre-trained networks, refusing a file made with another configuration."""
+def load_networks(model_path: str, expected_fingerprint: str) -> tuple[TwoLayerNets, dict]:
+    """Pre-trained networks, refusing a file made with other pre-training settings."""
     stored = fileio.load_torch(model_path)
-    sim = config["simulation"]
-    variants = variants if variants is not None else variant_table(sim)
-    expected = fingerprint({"base_seed": config["base_seed"],
-                            "simulation": pretraining_section(sim),
-                            "variants": variants})
-    if stored["fingerprint"] != expected:
-        raise ValueError(f"{model_path} was made with another configuration "
-                         f"({stored['fingerprint']} != {expected}); rerun its pre-training rule")
-    nets = TwoLayerNets(stored["weight"], stored["head"], stored["activation"],
-                        sim["network"]["threshold"], sim["network"]["score_scale"])
-    return nets, stored
+    if stored["fingerprint"] != expected_fingerprint:
+        raise StaleModel(f"{model_path} was made with another configuration "
+                         f"({stored['fingerprint']} != {expected_fingerprint}); rerun its "
+                         "pre-training rule")
+    return TwoLayerNets(stored["weight"], stored["head"], **stored["architecture"]), stored
 
 
 # ---------------------------------------------------------------- evaluation
 
-def label_columns(variants, n_seeds, **fixed):
-    """Frame of (variant, train_norm, train_eps, seed) for each network, plus fixed columns."""
-    return pd.DataFrame({
-        **fixed,
-        "variant": [v["variant"] for v in variants for _ in range(n_seeds)],
-        "train_norm": [v["norm"] for v in variants for _ in range(n_seeds)],
-        "train_eps": [v["eps"] for v in variants for _ in range(n_seeds)],
-        "seed": [s for _ in variants for s in range(n_seeds)],
-    })
 
-
-def evaluate_nodes(nets, data, variants, n_seeds, dead_relative_norm, labels):
+def evaluate_nodes(weight: torch.Tensor, dictionary: torch.Tensor, variants: list[dict],
+                   n_seeds: int, dead_relative_norm: float, labels: dict
+                   ) -> tuple[pd.DataFrame, torch.Tensor]:
     """Per-node measures (tidy) and the coefficient matrices C = W M."""
-    seed_of_network = torch.arange(len(variants) * n_seeds) % n_seeds
-    dictionary = data["dictionary"][seed_of_network]
     with torch.no_grad():
-        coefficients = feature_coefficients(nets.weight, dictionary)
+        coefficients = feature_coefficients(
+            weight, dictionary[seed_of_network(len(weight), n_seeds)])
         measures = node_measures(coefficients, dead_relative_norm)
     base = label_columns(variants, n_seeds, **labels)
     hidden = coefficients.shape[1]
@@ -279,35 +181,36 @@ def evaluate_nodes(nets, data, variants, n_seeds, dead_relative_norm, labels):
     return frame, coefficients
 
 
-def evaluate_robustness(nets, task, data, variants, n_seeds, evaluation, generator, labels):
-    seed_of_network = torch.arange(len(variants) * n_seeds) % n_seeds
+def attack_frame(nets: TwoLayerNets, task, data: dict, variants: list[dict], n_seeds: int,
+                 evaluation: Mapping, generator: torch.Generator, labels: dict,
+                 by_pair_type: bool = False) -> pd.DataFrame:
+    """Test accuracy and loss of every network under every attack, norm and eps (tidy); with
+    ``by_pair_type``, separately for similar and dissimilar pairs (``pair_type`` column)."""
+    seeds = seed_of_network(len(variants) * n_seeds, n_seeds)
     inputs, targets = task.inputs(data, "test")
-    inputs, targets = per_network(inputs, seed_of_network), targets[seed_of_network]
+    inputs, targets = per_network(inputs, seeds), targets[seeds]
     base = label_columns(variants, n_seeds, **labels)
     frames = []
-    for row in robustness_grid(lambda *x: task.loss(nets, *x), lambda *x: task.margin(nets, *x),
-                               inputs, targets, evaluation["eps_grid"], evaluation["attacks"],
-                               evaluation["pgd_steps"], generator):
-        frame = base.copy()
-        for key in ("attack", "norm", "eps"):
-            frame[key] = row[key]
-        frame["accuracy"] = row["accuracy"].numpy()
-        frame["loss"] = row["loss"].numpy()
-        frames.append(frame)
+    for row in attack_grid(lambda *x: task.loss(nets, *x), lambda *x: task.margin(nets, *x),
+                           inputs, targets, evaluation["eps_grid"], evaluation["attacks"],
+                           evaluation["pgd_steps"], generator):
+        if by_pair_type:
+            parts = zip(PAIR_TYPES, split_by_pair_type(row["correct"], targets).values(),
+                        split_by_pair_type(row["loss"], targets).values())
+        else:
+            parts = [(None, row["correct"].mean(-1), row["loss"].mean(-1))]
+        for pair_type, accuracy, loss in parts:
+            frame = base.assign(attack=row["attack"], norm=row["norm"], eps=row["eps"])
+            if pair_type is not None:
+                frame["pair_type"] = pair_type
+            frame["accuracy"] = accuracy.numpy()
+            frame["loss"] = loss.numpy()
+            frames.append(frame)
     return pd.concat(frames, ignore_index=True)
 
 
-def summarise_nodes(nodes):
-    """One row per network and measure: the mean over live nodes, and the dead-node share."""
-    keys = [c for c in ("task", "activation", "variant", "train_norm", "train_eps", "seed")
-            if c in nodes.columns]
-    live = nodes[~nodes["dead"]]
-    summary = live.groupby(keys)[["purity", "participation_ratio", "feature_count"]].mean()
-    summary["dead_share"] = nodes.groupby(keys)["dead"].mean()
-    return summary.reset_index().melt(id_vars=keys, var_name="measure", value_name="value")
-
-
-def coefficient_frame(coefficients, variants, n_seeds, seed_index):
+def coefficient_frame(coefficients: torch.Tensor, variants: list[dict], n_seeds: int,
+                      seed_index: int) -> pd.DataFrame:
     """|C| of one seed for every variant, long format, for the heat maps."""
     records = []
     for v, variant in enumerate(variants):
@@ -320,24 +223,21 @@ def coefficient_frame(coefficients, variants, n_seeds, seed_index):
     return pd.concat(records, ignore_index=True)
 
 
-def evaluate_pretrained(config, data_paths, model_path, task_name, activation, outputs,
-                        meta_path, variants=None):
+def evaluate_pretrained(settings: Mapping, inputs: Mapping, outputs: Mapping) -> dict:
     """Node measures, robustness grid and heat-map coefficients of one pre-training job."""
-    sim = config["simulation"]
-    variants = variants if variants is not None else variant_table(sim)
-    nets, stored = load_networks(model_path, config, variants)
-    data = load_data(data_paths)
-    evaluation, n_seeds = sim["evaluation"], stored["n_seeds"]
-    labels = {"task": task_name, "activation": activation}
-    nodes, coefficients = evaluate_nodes(nets, data, variants, n_seeds,
-                                         evaluation["dead_relative_norm"], labels)
-    seed = derive_seed(config["base_seed"], "evaluate", task_name, activation)
-    robustness = evaluate_robustness(nets, TASKS[task_name], data, variants, n_seeds, evaluation,
-                                     torch_generator(seed), labels)
+    nets, stored = load_networks(inputs["model"], settings["model"])
+    variants, evaluation = plain(settings["variants"]), settings["evaluation"]
+    n_seeds = stored["n_seeds"]
+    data = load_data(inputs["data"])
+    labels = {"task": settings["task"], "activation": stored["architecture"]["activation"]}
+    nodes, coefficients = evaluate_nodes(nets.weight.detach(), data["dictionary"], variants,
+                                         n_seeds, evaluation["dead_relative_norm"], labels)
+    seed = derive_seed(settings["base_seed"], "evaluate", settings["task"], labels["activation"])
+    robustness = attack_frame(nets, TASKS[settings["objective"]], data, variants, n_seeds,
+                              evaluation, torch_generator(seed), labels)
     fileio.write_csv(outputs["nodes"], nodes)
     fileio.write_csv(outputs["summary"], summarise_nodes(nodes))
     fileio.write_csv(outputs["robustness"], robustness)
     fileio.write_csv(outputs["coefficients"], coefficient_frame(
         coefficients, variants, n_seeds, evaluation["heatmap_seed"]))
-    fileio.write_json(meta_path, fileio.provenance(
-        {"attack_seed": seed}, {"evaluation": evaluation}, list(outputs.values())))
+    return {"seeds": {"attack_seed": seed}}

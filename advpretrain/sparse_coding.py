@@ -5,9 +5,14 @@ Z = M X + xi with an orthogonal dictionary M whose columns are the features. Sup
 are Y = sign(beta^T X); contrastive pairs are similar (same X, Y=+1) or dissimilar (Y=-1).
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+import torch
+
+from . import fileio
+from .seeding import derive_seed, numpy_rng
 
 
 @dataclass(frozen=True)
@@ -93,3 +98,20 @@ def make_dataset(model: DataModel, sizes: dict, rng: np.random.Generator, simila
                        f"pairs_{split}_z1": z1, f"pairs_{split}_z2": z2,
                        f"pairs_{split}_y": labels})
     return {name: np.asarray(value, dtype=np.float32) for name, value in arrays.items()}
+
+
+def make_data(settings: Mapping, inputs: Mapping, outputs: Mapping) -> dict:
+    """The data stage: one seed's data set, written once (``outputs["data"]``)."""
+    data = settings["data"]
+    seed = derive_seed(settings["base_seed"], "data", settings["seed_index"])
+    model = DataModel(d=data["d"], s=data["s"], sigma=data["sigma"], magnitudes=data["magnitudes"])
+    arrays = make_dataset(model, data["sizes"], numpy_rng(seed), data["similar_share"])
+    fileio.save_arrays(outputs["data"], arrays)
+    return {"seeds": {"seed_index": settings["seed_index"], "seed": seed}}
+
+
+def load_data(paths: list[str]) -> dict[str, torch.Tensor]:
+    """Stack the per-seed data files into tensors of shape (S, n, ...)."""
+    per_seed = [fileio.load_arrays(path) for path in paths]
+    return {name: torch.from_numpy(np.stack([arrays[name] for arrays in per_seed]))
+            for name in per_seed[0]}

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import torch
 
-from .attacks import input_gradients, perturb, pgd_step_size, steepest_step
+from .errors import NonFiniteLoss
+from .evaluation.attacks import input_gradients, perturb, pgd_step_size, steepest_step
 from .fileio import load_torch, save_torch
 from .progress import Progress
 
@@ -56,10 +57,6 @@ class Adversary:
         if self.members == "first":
             deltas = [deltas[0], *(torch.zeros_like(d) for d in deltas[1:])]
         return tuple(x + delta for x, delta in zip(inputs, deltas))
-
-
-class NonFiniteLoss(FloatingPointError):
-    pass
 
 
 def check_finite(step, losses, unit="networks"):

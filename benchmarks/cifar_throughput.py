@@ -32,16 +32,13 @@ from torch.utils.data import DataLoader, Dataset
 from torch.utils.flop_counter import FlopCounterMode
 from torchvision import transforms
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from advpretrain.cifar.augment import crop_flip  # noqa: E402
-from advpretrain.cifar.losses import cross_entropy  # noqa: E402
-from advpretrain.cifar.resnet import Classifier, ResNet18Encoder  # noqa: E402
-from advpretrain.cifar.runtime import Runtime  # noqa: E402
-from advpretrain.cifar.train import linf_pgd  # noqa: E402
-from advpretrain.fileio import write_json  # noqa: E402
-from common import machine as common_machine  # noqa: E402
+from advpretrain.cifar.augment import crop_flip
+from advpretrain.cifar.losses import cross_entropy
+from advpretrain.cifar.resnet import Classifier, ResNet18Encoder
+from advpretrain.cifar.runtime import Runtime
+from advpretrain.cifar.train import linf_pgd
+from advpretrain.fileio import write_json
+from benchmarks.common import machine as common_machine
 
 PEAK_BF16_TFLOPS = {"H100": 989.4, "H200": 989.4, "A100": 312.0, "L40S": 362.0, "A10": 125.0}
 

@@ -1,7 +1,7 @@
 """Snakemake overhead: dry-run time of the paper DAG and time of a no-op rerun.
 
-Usage: python benchmarks/workflow_overhead.py [--configfile F ...] [--workdir DIR]
-                                             [--target T ...] [--out X.json]
+Usage: python -m benchmarks.workflow_overhead [--configfile F ...] [--workdir DIR]
+                                              [--target T ...] [--out X.json]
 --workdir: a folder where the targets were already built with those config files (for the
 no-op rerun); without it only the dry run of the paper DAG is timed. The no-op rerun is itself
 a dry run first, so a folder that is not a finished build is reported and nothing is run.
@@ -13,8 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import write_result  # noqa: E402
+from benchmarks.common import write_result
 
 REPO = Path(__file__).resolve().parent.parent
 

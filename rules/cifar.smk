@@ -1,29 +1,27 @@
 # CIFAR-10 branch (claim C6): archive -> split arrays -> pre-training per variant -> clean linear
 # head -> evaluation (clean, PGD-20, AutoAttack, purification) -> table and figure.
-# Training and evaluation ask for cifar.resources.gpus GPUs (0 in the tiny CPU config).
+# Training and evaluation ask for cifar.resources.gpus GPUs (0 in the tiny CPU config). The
+# branch is part of `all` only when cifar.enabled is true (config/cpu_only.yaml turns it off).
 
 CIFAR = config["cifar"]
+CIFAR_ENABLED = CIFAR["enabled"]
 CIFAR_DIR = f"{RESULTS}/cifar"
 CIFAR_DATA = f"{CIFAR_DIR}/data/cifar10.npz"
-CIFAR_PAPER = "paper_figures"
 CIFAR_MINUTES = CIFAR["resources"]["runtime_minutes"]
-CIFAR_CODE = ("cifar/__init__", "cifar/data", "cifar/runtime")
-CIFAR_TRAIN_CODE = CIFAR_CODE + (
-    "attacks", "training", "cifar/train", "cifar/augment", "cifar/losses", "cifar/resnet")
 CIFAR_VARIANT = "|".join(CIFAR["variants"])
 
 
 rule cifar_data:
     input:
-        code=package(*CIFAR_CODE),
+        code=code("cifar_data"),
     output:
         data=CIFAR_DATA,
         meta=f"{CIFAR_DIR}/data/cifar10.json",
     log:
         f"{RESULTS}/logs/cifar/data.log",
     params:
-        # The archive lives outside the workflow (cifar.data.root); rerun when its config changes.
-        data=settings(CIFAR["data"]),
+        settings=stage.cifar_data(config),
+        source=stage.cifar_source(config),
     threads: 1
     resources:
         mem_mb=CIFAR["resources"]["mem_mb"],
@@ -37,17 +35,21 @@ rule cifar_data:
 rule cifar_pretrain:
     input:
         data=CIFAR_DATA,
-        code=package(*CIFAR_TRAIN_CODE),
+        code=code("cifar_pretrain"),
     output:
-        encoder=f"{CIFAR_DIR}/{{variant}}/encoder.pt",
+        encoder=protected(f"{CIFAR_DIR}/{{variant}}/encoder.pt"),
         log_csv=f"{CIFAR_DIR}/{{variant}}/pretrain_log.csv",
         meta=f"{CIFAR_DIR}/{{variant}}/pretrain.json",
     log:
         f"{RESULTS}/logs/cifar/pretrain_{{variant}}.log",
+    benchmark:
+        benchmark_file("cifar_pretrain", "variant")
     params:
-        resume=f"{RESULTS}/resume/cifar_pretrain_{{variant}}.pt",
-        section=lambda wildcards: settings({key: CIFAR[key] for key in (
-            "model", "train_attack", wildcards.variant.split("_")[0])}),
+        settings=lambda wildcards: stage.cifar_pretrain(config, wildcards.variant),
+        options=stage.cifar_options(config),
+        resume=lambda wildcards: stage.untracked(
+            path=f"{RESULTS}/resume/cifar_pretrain_{wildcards.variant}.pt"
+        ),
     wildcard_constraints:
         variant=CIFAR_VARIANT,
     threads: 2
@@ -65,16 +67,21 @@ rule cifar_linear:
     input:
         data=CIFAR_DATA,
         encoder=rules.cifar_pretrain.output.encoder,
-        code=package(*CIFAR_TRAIN_CODE),
+        code=code("cifar_linear"),
     output:
         head=f"{CIFAR_DIR}/{{variant}}/linear_head.pt",
         log_csv=f"{CIFAR_DIR}/{{variant}}/linear_log.csv",
         meta=f"{CIFAR_DIR}/{{variant}}/linear.json",
     log:
         f"{RESULTS}/logs/cifar/linear_{{variant}}.log",
+    benchmark:
+        benchmark_file("cifar_linear", "variant")
     params:
-        resume=f"{RESULTS}/resume/cifar_linear_{{variant}}.pt",
-        section=settings(CIFAR["linear"]),
+        settings=lambda wildcards: stage.cifar_linear(config, wildcards.variant),
+        options=stage.cifar_options(config),
+        resume=lambda wildcards: stage.untracked(
+            path=f"{RESULTS}/resume/cifar_linear_{wildcards.variant}.pt"
+        ),
     wildcard_constraints:
         variant=CIFAR_VARIANT,
     threads: 2
@@ -93,15 +100,18 @@ rule cifar_evaluate:
         data=CIFAR_DATA,
         encoder=rules.cifar_pretrain.output.encoder,
         head=rules.cifar_linear.output.head,
-        code=package(*CIFAR_TRAIN_CODE, "cifar/evaluate"),
+        code=code("cifar_evaluate"),
     output:
         metrics=f"{CIFAR_DIR}/{{variant}}/evaluation.csv",
         purification=f"{CIFAR_DIR}/{{variant}}/purification.csv",
         meta=f"{CIFAR_DIR}/{{variant}}/evaluation.json",
     log:
         f"{RESULTS}/logs/cifar/evaluate_{{variant}}.log",
+    benchmark:
+        benchmark_file("cifar_evaluate", "variant")
     params:
-        section=settings(CIFAR["evaluation"]),
+        settings=lambda wildcards: stage.cifar_evaluate(config, wildcards.variant),
+        options=stage.cifar_options(config),
     wildcard_constraints:
         variant=CIFAR_VARIANT,
     threads: 2
@@ -122,20 +132,23 @@ rule cifar_report:
         pretrain_meta=expand(rules.cifar_pretrain.output.meta, variant=CIFAR["variants"]),
         linear_meta=expand(rules.cifar_linear.output.meta, variant=CIFAR["variants"]),
         evaluate_meta=expand(rules.cifar_evaluate.output.meta, variant=CIFAR["variants"]),
-        code=package("plotting", "cifar/__init__", "cifar/runtime", "cifar/report"),
+        code=code("cifar_report"),
     output:
-        table_csv=reported(f"{CIFAR_PAPER}/cifar10_table.csv", "cifar10_table", "CIFAR-10 (C6)"),
-        table_md=f"{CIFAR_PAPER}/cifar10_table.md",
-        table_tex=f"{CIFAR_PAPER}/cifar10_table.tex",
-        purification_csv=f"{CIFAR_PAPER}/cifar10_purification.csv",
-        figure_pdf=f"{CIFAR_PAPER}/cifar10_purification.pdf",
-        figure_png=reported(
-            f"{CIFAR_PAPER}/cifar10_purification.png", "cifar10_purification", "CIFAR-10 (C6)"
+        table_csv=reported(
+            f"{PAPER_FIGURES}/cifar10_table.csv", "cifar10_table", "CIFAR-10 (C6)"
         ),
+        table_md=f"{PAPER_FIGURES}/cifar10_table.md",
+        table_tex=f"{PAPER_FIGURES}/cifar10_table.tex",
+        purification_csv=f"{PAPER_FIGURES}/cifar10_purification.csv",
+        figure_pdf=f"{PAPER_FIGURES}/cifar10_purification.pdf",
+        figure_png=reported(
+            f"{PAPER_FIGURES}/cifar10_purification.png", "cifar10_purification", "CIFAR-10 (C6)"
+        ),
+        meta=f"{CIFAR_DIR}/report.json",
     log:
         f"{RESULTS}/logs/cifar/report.log",
     params:
-        variants=CIFAR["variants"],
+        settings=stage.cifar_report(config),
     threads: 1
     resources:
         mem_mb=2000,
@@ -146,4 +159,6 @@ rule cifar_report:
         "../scripts/cifar_report.py"
 
 
-ALL_TARGETS.extend(rules.cifar_report.output)
+if CIFAR_ENABLED:
+
+    ALL_TARGETS.extend(rules.cifar_report.output)

@@ -1,7 +1,7 @@
-# The claims table: each claim C1-C6, its statistic, a bootstrap interval over seeds and a verdict,
+# The claims table: each claim C1-C6, its statistic, an interval over seeds and a verdict,
 # computed from the workflow's own CSVs (advpretrain/claims.py). C6 needs the CIFAR-10 branch;
-# with claims.cifar false (no GPU run) it comes out "not evaluated".
-CLAIMS = config["claims"]
+# with cifar.enabled false it comes out "not evaluated".
+
 CLAIMS_INPUTS = {
     "supervised_summary": sim_csv("summary"),
     "supervised_robustness": sim_csv("robustness"),
@@ -9,21 +9,22 @@ CLAIMS_INPUTS = {
     "pair_loss": sim_csv("pair_loss", tasks=("contrastive",)),
     **{f"downstream_{task}": sim_csv("downstream", tasks=(task,)) for task in DOWNSTREAM["tasks"]},
     # C6: rules/cifar.smk's report rule writes this table.
-    **({"cifar_table": [f"{PAPER_FIGURES}/cifar10_table.csv"]} if CLAIMS["cifar"] else {}),
+    **({"cifar_table": [f"{PAPER_FIGURES}/cifar10_table.csv"]} if CIFAR_ENABLED else {}),
 }
 
 
 rule claims:
     input:
         **CLAIMS_INPUTS,
-        code=package("claims"),
+        code=code("claims"),
     output:
         csv=reported(f"{RESULTS}/claims.csv", "claims", "Claims (C1-C6)"),
         md=f"{PAPER_FIGURES}/claims.md",
+        meta=f"{RESULTS}/claims.json",
     log:
         f"{RESULTS}/logs/claims.log",
     params:
-        section=settings({"claims": CLAIMS, "reference": SIM["evaluation"]["reference_attack"]}),
+        settings=stage.claims(config),
     threads: 1
     resources:
         mem_mb=2000,

@@ -1,14 +1,12 @@
-# Shared helpers: config validation (before any job), package inputs, thread and env settings.
-import json
+# Shared helpers: config validation (before any job), stage settings, code inputs, targets.
+# Every rule's params.settings is built by advpretrain.settings from the config: the stage reads
+# that and nothing else, so a config change reruns exactly the jobs whose settings it changes.
+# Its code inputs are the package modules its script imports (advpretrain.workflow.code_inputs).
 import os
-import sys
 
-# The package is imported from this checkout, here and in every job; no install step needed.
-sys.path.insert(0, workflow.basedir)
-from advpretrain.config import ConfigError, pretraining_section, validate_config  # noqa: E402
-from advpretrain.workflow import make_package_importable  # noqa: E402
-
-make_package_importable(workflow.basedir)
+from advpretrain import settings as stage
+from advpretrain.config import ConfigError, validate_config
+from advpretrain.workflow import code_inputs
 
 try:
     validate_config(config)
@@ -19,21 +17,22 @@ SIM = config["simulation"]
 SEEDS = list(range(SIM["seeds"]))
 RESULTS = "results"
 PAPER_FIGURES = "paper_figures"
-# Final targets, and the figures: {name: {"plot": "module.function", input name: CSV paths}},
-# where the function lives in advpretrain/<module>.py. Each rules file adds its own.
+SCRIPTS = os.path.join(workflow.basedir, "scripts")
+# Final targets, and the figures: {name: {input name: CSV paths}}; each rules file adds its own.
+# A figure's plot function and settings come from advpretrain.settings.figure.
 ALL_TARGETS = []
 FIGURES = {}
 
 
-def settings(section):
-    """A config section as canonical text, for params that only trigger reruns: Snakemake compares
-    params by their text, so key order (e.g. a config rewritten by a YAML tool) must not count."""
-    return json.dumps(section, sort_keys=True)
+def code(rule_name, *modules):
+    """Code inputs of a rule: the package modules its script, scripts/<rule>.py, (and
+    ``modules``) import."""
+    return code_inputs(os.path.join(SCRIPTS, f"{rule_name}.py"), *modules)
 
 
-def figure_inputs(name):
-    """A figure's CSV inputs (its entry in FIGURES without the plot function)."""
-    return {key: paths for key, paths in FIGURES[name].items() if key != "plot"}
+def benchmark_file(rule_name, *wildcards):
+    """Where Snakemake's `benchmark:` records a job's wall time and memory."""
+    return f"{RESULTS}/benchmarks/{rule_name}/" + "_".join(f"{{{w}}}" for w in wildcards) + ".tsv"
 
 
 def sim_csv(name, tasks=("supervised",), activations=None):
@@ -53,18 +52,8 @@ def reported(path, name, category, **labels):
     caption = os.path.join(captions, f"{name}.rst")
     if not os.path.exists(caption):
         caption = os.path.join(captions, "_default.rst")
-    return report(path, caption=caption, category=category,
-                  labels={"name": name, **labels})
+    return report(path, caption=caption, category=category, labels={"name": name, **labels})
 
 
 def data_files(wildcards=None):
     return expand(f"{RESULTS}/data/seed{{seed}}.npz", seed=SEEDS)
-
-
-def package(*modules):
-    """The package files a rule's script imports: Snakemake reruns the rule when they change."""
-    common = ["__init__", "fileio", "seeding", "workflow", "config", "progress"]
-    return [
-        os.path.join(workflow.basedir, "advpretrain", f"{name}.py")
-        for name in dict.fromkeys(common + list(modules))
-    ]

@@ -3,13 +3,10 @@
 # loss of similar vs dissimilar pairs over the eps grid (pair_loss.csv) and during training
 # (pair_loss_training.csv, from the training log). Beyond the paper: the pair-attack study, where
 # training attacks only the similar or only the dissimilar pairs (tasks contrastive_attack_*).
-# advpretrain/contrastive.py, advpretrain/contrastive_figures.py.
 
-CONTRASTIVE = SIM["contrastive"]
-PAIR_ATTACK_TASKS = ["contrastive_attack_similar", "contrastive_attack_dissimilar"]
-CONTRASTIVE_TASKS = ["contrastive"] + (PAIR_ATTACK_TASKS if CONTRASTIVE["pair_attack_study"] else [])
-CONTRASTIVE_CODE = ("sparse_coding", "simulation", "networks", "attacks", "training", "measures",
-                    "contrastive")
+CONTRASTIVE_TASKS = ["contrastive"] + (
+    list(stage.PAIR_ATTACK_TASKS) if SIM["contrastive"]["pair_attack_study"] else []
+)
 
 
 rule evaluate_pair_loss:
@@ -17,17 +14,21 @@ rule evaluate_pair_loss:
         data=data_files,
         model=rules.pretrain.output.model,
         log_csv=rules.pretrain.output.log_csv,
-        code=package(*CONTRASTIVE_CODE),
+        code=code("evaluate_pair_loss"),
     output:
         pair_loss=f"{SIM_DIR}/{{task}}/{{activation}}/pair_loss.csv",
         pair_loss_training=f"{SIM_DIR}/{{task}}/{{activation}}/pair_loss_training.csv",
         meta=f"{SIM_DIR}/{{task}}/{{activation}}/pair_loss.json",
     log:
         f"{RESULTS}/logs/pair_loss/{{task}}_{{activation}}.log",
+    benchmark:
+        benchmark_file("evaluate_pair_loss", "task", "activation")
     params:
-        section=settings({"evaluation": SIM["evaluation"], "contrastive": CONTRASTIVE}),
+        settings=lambda wildcards: stage.evaluate_pair_loss(
+            config, wildcards.task, wildcards.activation
+        ),
     wildcard_constraints:
-        task="|".join(["contrastive"] + PAIR_ATTACK_TASKS),
+        task="|".join(stage.CONTRASTIVE_TASKS),
     threads: 2
     resources:
         mem_mb=4000,
@@ -35,7 +36,7 @@ rule evaluate_pair_loss:
     conda:
         "../envs/workflow.yaml"
     script:
-        "../scripts/contrastive_pair_loss.py"
+        "../scripts/evaluate_pair_loss.py"
 
 
 rule pair_attack_study:
@@ -46,14 +47,14 @@ rule pair_attack_study:
         pair_loss=lambda wildcards: [
             f"{SIM_DIR}/{task}/{wildcards.activation}/pair_loss.csv" for task in CONTRASTIVE_TASKS
         ],
-        code=package("simulation", "contrastive"),
+        code=code("pair_attack_study"),
     output:
         csv=f"{SIM_DIR}/contrastive_pair_attack/{{activation}}/pair_attack.csv",
         meta=f"{SIM_DIR}/contrastive_pair_attack/{{activation}}/pair_attack.json",
     log:
         f"{RESULTS}/logs/pair_loss/pair_attack_{{activation}}.log",
     params:
-        section=settings({"evaluation": SIM["evaluation"], "contrastive": CONTRASTIVE}),
+        settings=stage.pair_attack_study(config),
     threads: 1
     resources:
         mem_mb=2000,
@@ -61,7 +62,7 @@ rule pair_attack_study:
     conda:
         "../envs/workflow.yaml"
     script:
-        "../scripts/contrastive_pair_attack.py"
+        "../scripts/pair_attack_study.py"
 
 
 CONTRASTIVE_CSVS = {
@@ -70,17 +71,10 @@ CONTRASTIVE_CSVS = {
     "pair_attack": sim_csv("pair_attack", tasks=("contrastive_pair_attack",)),
 }
 FIGURES.update(
-    contrastive_pair_loss={
-        "plot": "contrastive_figures.pair_loss_curves",
-        "pair_loss": CONTRASTIVE_CSVS["pair_loss"],
-    },
+    contrastive_pair_loss={"pair_loss": CONTRASTIVE_CSVS["pair_loss"]},
     contrastive_pair_loss_training={
-        "plot": "contrastive_figures.pair_loss_training_curves",
-        "pair_loss_training": CONTRASTIVE_CSVS["pair_loss_training"],
+        "pair_loss_training": CONTRASTIVE_CSVS["pair_loss_training"]
     },
-    contrastive_pair_attack={
-        "plot": "contrastive_figures.pair_attack_figure",
-        "pair_attack": CONTRASTIVE_CSVS["pair_attack"],
-    },
+    contrastive_pair_attack={"pair_attack": CONTRASTIVE_CSVS["pair_attack"]},
 )
 ALL_TARGETS.extend(path for paths in CONTRASTIVE_CSVS.values() for path in paths)

@@ -3,16 +3,16 @@
 
 rule sparse_coding_data:
     input:
-        code=package("sparse_coding", "simulation"),
+        code=code("sparse_coding_data"),
     output:
         data=f"{RESULTS}/data/seed{{seed}}.npz",
         meta=f"{RESULTS}/data/seed{{seed}}.json",
     log:
         f"{RESULTS}/logs/data/seed{{seed}}.log",
     params:
-        seed_index=lambda wildcards: int(wildcards.seed),
-        # A change of these settings reruns the job (Snakemake's params trigger).
-        section=settings({"base_seed": config["base_seed"], "data": SIM["data"]}),
+        settings=lambda wildcards: stage.sparse_coding_data(config, wildcards.seed),
+    wildcard_constraints:
+        seed=r"\d+",
     threads: 1
     resources:
         mem_mb=2000,
@@ -20,5 +20,4 @@ rule sparse_coding_data:
     conda:
         "../envs/workflow.yaml"
     script:
-        "../scripts/make_data.py"
-
+        "../scripts/sparse_coding_data.py"

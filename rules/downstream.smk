@@ -4,24 +4,23 @@
 # (degree of purification) and study (b) (activation functions). advpretrain/downstream.py.
 
 DOWNSTREAM = SIM["downstream"]
-STUDY = SIM["activation_study"]
 MAIN_ACTIVATION = SIM["network"]["activation"]
-DOWNSTREAM_CODE = ("sparse_coding", "simulation", "networks", "attacks", "training", "measures",
-                   "downstream")
 
 
 rule downstream:
     input:
         data=data_files,
         model=rules.pretrain.output.model,
-        code=package(*DOWNSTREAM_CODE),
+        code=code("downstream"),
     output:
         csv=f"{SIM_DIR}/{{task}}/{{activation}}/downstream.csv",
         meta=f"{SIM_DIR}/{{task}}/{{activation}}/downstream.json",
     log:
         f"{RESULTS}/logs/downstream/{{task}}_{{activation}}.log",
+    benchmark:
+        benchmark_file("downstream", "task", "activation")
     params:
-        section=settings({"downstream": DOWNSTREAM, "evaluation": SIM["evaluation"]}),
+        settings=lambda wildcards: stage.downstream(config, wildcards.task, wildcards.activation),
     wildcard_constraints:
         task="supervised|contrastive",
     threads: 1
@@ -37,19 +36,16 @@ rule downstream:
 rule downstream_baselines:
     input:
         data=data_files,
-        code=package(*DOWNSTREAM_CODE),
+        code=code("downstream_baselines"),
     output:
         csv=f"{SIM_DIR}/baselines/{{activation}}/downstream.csv",
         meta=f"{SIM_DIR}/baselines/{{activation}}/downstream.json",
     log:
         f"{RESULTS}/logs/downstream/baselines_{{activation}}.log",
+    benchmark:
+        benchmark_file("downstream_baselines", "activation")
     params:
-        section=settings({
-            "downstream": DOWNSTREAM,
-            "evaluation": SIM["evaluation"],
-            "network": SIM["network"],
-            "variants": SIM["pretrain_variants"],
-        }),
+        settings=lambda wildcards: stage.downstream_baselines(config, wildcards.activation),
     threads: 1
     resources:
         mem_mb=4000,
@@ -64,14 +60,16 @@ rule downstream_blend:
     input:
         data=data_files,
         model=f"{SIM_DIR}/supervised/{{activation}}/pretrained.pt",
-        code=package(*DOWNSTREAM_CODE),
+        code=code("downstream_blend"),
     output:
         csv=f"{SIM_DIR}/supervised/{{activation}}/downstream_blend.csv",
         meta=f"{SIM_DIR}/supervised/{{activation}}/downstream_blend.json",
     log:
         f"{RESULTS}/logs/downstream/blend_{{activation}}.log",
+    benchmark:
+        benchmark_file("downstream_blend", "activation")
     params:
-        section=settings({"downstream": DOWNSTREAM, "evaluation": SIM["evaluation"]}),
+        settings=lambda wildcards: stage.downstream_blend(config, wildcards.activation),
     threads: 1
     resources:
         mem_mb=4000,
@@ -84,18 +82,15 @@ rule downstream_blend:
 
 FIGURES.update(
     downstream_accuracy={
-        "plot": "downstream_figures.downstream_accuracy",
         "downstream": sim_csv("downstream", tasks=DOWNSTREAM["tasks"]),
         "baselines": [f"{SIM_DIR}/baselines/{MAIN_ACTIVATION}/downstream.csv"],
     },
     downstream_purification={
-        "plot": "downstream_figures.purification_study",
         "downstream": sim_csv("downstream"),
         "blend": [f"{SIM_DIR}/supervised/{MAIN_ACTIVATION}/downstream_blend.csv"],
         "baselines": [f"{SIM_DIR}/baselines/{MAIN_ACTIVATION}/downstream.csv"],
     },
     activation_study={
-        "plot": "downstream_figures.activation_study",
-        "downstream": sim_csv("downstream", activations=STUDY["activations"]),
+        "downstream": sim_csv("downstream", activations=SIM["activation_study"]["activations"]),
     },
 )

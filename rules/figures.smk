@@ -1,18 +1,24 @@
 # Figures from the CSVs alone (seconds, no retraining), then the export into paper_figures/.
-# FIGURES (rules/common.smk) maps each figure to its plot function and CSV inputs.
+# FIGURES (rules/common.smk) maps each figure to its CSV inputs; its plot function and the
+# settings it reads come from advpretrain.settings.figure.
+
+
+def plot_module(name):
+    return "advpretrain." + stage.figure(config, name)["plot"].rsplit(".", 1)[0]
 
 
 rule figure:
     input:
-        unpack(lambda wildcards: figure_inputs(wildcards.name)),
-        code=lambda wildcards: package("plotting", FIGURES[wildcards.name]["plot"].split(".")[0]),
+        unpack(lambda wildcards: FIGURES[wildcards.name]),
+        code=lambda wildcards: code("figure", plot_module(wildcards.name)),
     output:
         pdf=f"{RESULTS}/figures/{{name}}.pdf",
         png=f"{RESULTS}/figures/{{name}}.png",
+        meta=f"{RESULTS}/figures/{{name}}.json",
     log:
         f"{RESULTS}/logs/figures/{{name}}.log",
     params:
-        plot=lambda wildcards: FIGURES[wildcards.name]["plot"],
+        settings=lambda wildcards: stage.figure(config, wildcards.name),
     wildcard_constraints:
         name="|".join(FIGURES) or "none",
     threads: 1
@@ -35,9 +41,11 @@ rule export_figures:
         [f"{RESULTS}/figures/{name}.{ext}" for name in FIGURES for ext in ("pdf", "png")],
     output:
         [
-            reported(path, os.path.basename(path)[: -len(".png")], REPORT_CATEGORY)
-            if path.endswith(".png")
-            else path
+            (
+                reported(path, os.path.basename(path)[: -len(".png")], REPORT_CATEGORY)
+                if path.endswith(".png")
+                else path
+            )
             for path in EXPORTED
         ],
     params:

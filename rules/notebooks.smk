@@ -14,8 +14,12 @@ NOTEBOOK_SPECS = {
         True,
     ),
     "02_contrastive": (
-        ["purity_distribution", "contrastive_pair_loss", "contrastive_pair_loss_training",
-         "contrastive_pair_attack"],
+        [
+            "purity_distribution",
+            "contrastive_pair_loss",
+            "contrastive_pair_loss_training",
+            "contrastive_pair_attack",
+        ],
         sim_csv("summary", tasks=("contrastive",))
         + sim_csv("pair_loss", tasks=("contrastive",))
         + sim_csv("pair_attack", tasks=("contrastive_pair_attack",)),
@@ -31,38 +35,49 @@ NOTEBOOK_SPECS = {
     "04_claims": ([], [f"{RESULTS}/claims.csv"], {"claims"}, True),
     "05_cifar10": (
         [],
-        [f"{PAPER_FIGURES}/{name}" for name in
-         ("cifar10_table.csv", "cifar10_purification.csv", "cifar10_purification.png")],
+        [
+            f"{PAPER_FIGURES}/{name}"
+            for name in (
+                "cifar10_table.csv",
+                "cifar10_purification.csv",
+                "cifar10_purification.png",
+            )
+        ],
         {"cifar_report"},
-        config["claims"]["cifar"],  # off in config/cpu_only.yaml: no CIFAR-10 run
+        CIFAR_ENABLED,
     ),
 }
 RULES_INCLUDED = {rule.name for rule in workflow.rules}
 # {notebook: input paths}: the figures' PNGs and CSVs, and the notebook's own CSVs.
 NOTEBOOKS = {
-    name: list(dict.fromkeys(
-        [f"{RESULTS}/figures/{figure}.png" for figure in figures]
-        + [path for figure in figures for paths in figure_inputs(figure).values()
-           for path in paths]
-        + csvs
-    ))
+    name: list(
+        dict.fromkeys(
+            [f"{RESULTS}/figures/{figure}.png" for figure in figures]
+            + [path for figure in figures for paths in FIGURES[figure].values() for path in paths]
+            + csvs
+        )
+    )
     for name, (figures, csvs, needed, wanted) in NOTEBOOK_SPECS.items()
-    if wanted and all(figure in FIGURES for figure in figures) and needed <= RULES_INCLUDED
+    if wanted
+    and all(figure in FIGURES for figure in figures)
+    and needed <= RULES_INCLUDED
     and os.path.exists(os.path.join(NOTEBOOK_DIR, f"{name}.py"))
 }
 
 
-rule notebook:
+rule run_notebook:
     input:
         notebook=os.path.join(NOTEBOOK_DIR, "{notebook}.py"),
         results=lambda wildcards: NOTEBOOKS[wildcards.notebook],
-        code=package("notebooks"),
+        code=code("run_notebook"),
     output:
         html=f"{RESULTS}/notebooks/{{notebook}}.html",
+        meta=f"{RESULTS}/notebooks/{{notebook}}.json",
     log:
         f"{RESULTS}/logs/notebooks/{{notebook}}.log",
     params:
-        cell_timeout=600,
+        settings=stage.notebook(config),
+        options=stage.untracked(cell_timeout=600),
     wildcard_constraints:
         notebook="|".join(NOTEBOOKS) or "none",
     threads: 1
@@ -72,10 +87,10 @@ rule notebook:
     conda:
         "../envs/workflow.yaml"
     script:
-        "../scripts/execute_notebook.py"
+        "../scripts/run_notebook.py"
 
 
 rule notebooks:
     input:
-        expand(rules.notebook.output.html, notebook=NOTEBOOKS),
+        expand(rules.run_notebook.output.html, notebook=NOTEBOOKS),
     default_target: False

@@ -8,26 +8,22 @@ SIM_EVAL = ["nodes", "summary", "robustness", "coefficients"]
 rule pretrain:
     input:
         data=data_files,
-        code=lambda wildcards: package(
-            "sparse_coding", "simulation", "networks", "attacks", "training", "measures",
-            *(["contrastive"] if wildcards.task.startswith("contrastive") else []),
-        ),
+        code=code("pretrain"),
     output:
         model=f"{SIM_DIR}/{{task}}/{{activation}}/pretrained.pt",
         log_csv=f"{SIM_DIR}/{{task}}/{{activation}}/training_log.csv",
         meta=f"{SIM_DIR}/{{task}}/{{activation}}/pretrained.json",
     log:
         f"{RESULTS}/logs/pretrain/{{task}}_{{activation}}.log",
+    benchmark:
+        benchmark_file("pretrain", "task", "activation")
     params:
-        resume=f"{RESULTS}/resume/pretrain_{{task}}_{{activation}}.pt",
-        # What the networks depend on: a change reruns the job (Snakemake's params trigger).
-        section=settings({
-            "base_seed": config["base_seed"],
-            "simulation": pretraining_section(SIM),
-            "variants": {key: SIM.get(key) for key in ("contrastive", "activation_study")},
-        }),
+        settings=lambda wildcards: stage.pretrain(config, wildcards.task, wildcards.activation),
+        resume=lambda wildcards: stage.pretrain_resume(
+            config, f"{RESULTS}/resume/pretrain_{wildcards.task}_{wildcards.activation}.pt"
+        ),
     wildcard_constraints:
-        task="supervised|contrastive|contrastive_attack_similar|contrastive_attack_dissimilar",
+        task="|".join(stage.PRETRAIN_TASKS),
     threads: 2
     resources:
         mem_mb=4000,
@@ -42,14 +38,18 @@ rule evaluate_pretrained:
     input:
         data=data_files,
         model=rules.pretrain.output.model,
-        code=package("sparse_coding", "simulation", "networks", "attacks", "measures"),
+        code=code("evaluate_pretrained"),
     output:
         **{name: f"{SIM_DIR}/{{task}}/{{activation}}/{name}.csv" for name in SIM_EVAL},
         meta=f"{SIM_DIR}/{{task}}/{{activation}}/evaluation.json",
-    params:
-        section=settings({"evaluation": SIM["evaluation"]}),
     log:
         f"{RESULTS}/logs/evaluate/{{task}}_{{activation}}.log",
+    benchmark:
+        benchmark_file("evaluate_pretrained", "task", "activation")
+    params:
+        settings=lambda wildcards: stage.evaluate_pretrained(
+            config, wildcards.task, wildcards.activation
+        ),
     threads: 2
     resources:
         mem_mb=4000,
@@ -61,18 +61,10 @@ rule evaluate_pretrained:
 
 
 FIGURES.update(
-    purity_distribution={
-        "plot": "plotting.purity_distribution",
-        "nodes": sim_csv("nodes", tasks=("supervised", "contrastive")),
-    },
+    purity_distribution={"nodes": sim_csv("nodes", tasks=("supervised", "contrastive"))},
     coefficient_heatmaps={
-        "plot": "plotting.coefficient_heatmaps",
-        "coefficients": sim_csv("coefficients", tasks=("supervised", "contrastive")),
+        "coefficients": sim_csv("coefficients", tasks=("supervised", "contrastive"))
     },
-    robustness_curves={"plot": "plotting.robustness_curves", "robustness": sim_csv("robustness")},
-    eps_sweep={
-        "plot": "plotting.eps_sweep",
-        "summary": sim_csv("summary"),
-        "robustness": sim_csv("robustness"),
-    },
+    robustness_curves={"robustness": sim_csv("robustness")},
+    eps_sweep={"summary": sim_csv("summary"), "robustness": sim_csv("robustness")},
 )

@@ -1,8 +1,6 @@
-"""Snakemake entry point: verify (or download) the CIFAR-10 archive and write the split arrays."""
+"""Rule cifar_data: the CIFAR-10 archive verified and split into arrays."""
 
+from advpretrain.workflow import run
 from advpretrain.cifar.data import make_cifar_data
-from advpretrain.workflow import job
 
-sm = snakemake  # noqa: F821 (injected by Snakemake)
-with job(sm):
-    make_cifar_data(sm.config, sm.output.data, sm.output.meta)
+run(snakemake, make_cifar_data)  # noqa: F821 (snakemake is injected by Snakemake)

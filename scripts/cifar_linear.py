@@ -1,9 +1,6 @@
-"""Snakemake entry point: clean linear head on one variant's frozen encoder."""
+"""Rule cifar_linear: clean linear head on one variant's frozen encoder."""
 
+from advpretrain.workflow import run
 from advpretrain.cifar.train import train_linear
-from advpretrain.workflow import job
 
-sm = snakemake  # noqa: F821 (injected by Snakemake)
-with job(sm):
-    train_linear(sm.config, sm.input.data, sm.input.encoder, sm.wildcards.variant, sm.output.head,
-                 sm.output.log_csv, sm.output.meta, sm.params.resume)
+run(snakemake, train_linear)  # noqa: F821 (snakemake is injected by Snakemake)

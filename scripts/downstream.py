@@ -1,9 +1,6 @@
-"""Snakemake entry point: clean downstream heads on every frozen layer of one pre-training job."""
+"""Rule downstream: clean downstream heads on every frozen layer of one pre-training job."""
 
+from advpretrain.workflow import run
 from advpretrain.downstream import downstream
-from advpretrain.workflow import job
 
-sm = snakemake  # noqa: F821 (injected by Snakemake)
-with job(sm):
-    downstream(sm.config, sm.input.data, sm.input.model, sm.wildcards.task,
-               sm.wildcards.activation, sm.output.csv, sm.output.meta)
+run(snakemake, downstream)  # noqa: F821 (snakemake is injected by Snakemake)

@@ -1,9 +1,6 @@
-"""Snakemake entry point: study (a), clean pre-trained layers blended toward purity 1."""
+"""Rule downstream_blend: study (a), pre-trained layers blended toward purity 1."""
 
+from advpretrain.workflow import run
 from advpretrain.downstream import downstream_blend
-from advpretrain.workflow import job
 
-sm = snakemake  # noqa: F821 (injected by Snakemake)
-with job(sm):
-    downstream_blend(sm.config, sm.input.data, sm.input.model, sm.wildcards.activation,
-                     sm.output.csv, sm.output.meta)
+run(snakemake, downstream_blend)  # noqa: F821 (snakemake is injected by Snakemake)

@@ -1,7 +1,15 @@
-"""Shared fixtures: the tiny test config and a Snakemake run of the whole DAG on it."""
+"""Shared fixtures: the tiny test config, a copy of the repository, and one build of the DAG.
+
+The whole test DAG is built once per session (``workflow_run``) from a copy of the repository
+(``repo_copy``), so that tests can edit the copy's code and see what Snakemake would rerun. The
+build records which settings every stage reads (``ADVPRETRAIN_RECORD_SETTINGS``).
+"""
+
+from __future__ import annotations
 
 import copy
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -9,9 +17,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from advpretrain.workflow import RECORD_ENV
+
 REPO = Path(__file__).resolve().parent.parent
 TEST_CONFIG = REPO / "config" / "test.yaml"
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
 
 
 @pytest.fixture
@@ -20,29 +29,83 @@ def test_config():
     return copy.deepcopy(yaml.safe_load(TEST_CONFIG.read_text()))
 
 
-def run_snakemake(workdir, *args, configfile=TEST_CONFIG, check=True, cores=2):
-    """Run Snakemake on the repo's Snakefile inside ``workdir``; returns the finished process."""
-    command = [*SNAKEMAKE, "--directory", str(workdir), "--configfile", str(configfile),
-               "--cores", str(cores), *args]
+def run_snakemake(workdir, *args, configfile=TEST_CONFIG, check=True, cores=2, repo=REPO,
+                  env=None):
+    """Run the Snakefile of ``repo`` (with its package) inside ``workdir``; ``configfile`` may be
+    a list. Returns the finished process."""
+    configfiles = configfile if isinstance(configfile, list | tuple) else [configfile]
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(Path(repo) / "Snakefile"),
+               "--directory", str(workdir), "--cores", str(cores), *map(str, args),
+               "--configfile", *map(str, configfiles)]
     result = subprocess.run(command, cwd=workdir, capture_output=True, text=True,
-                            env={**os.environ, "PYTHONHASHSEED": "0"})
+                            env={**os.environ, "PYTHONPATH": str(repo), **(env or {})})
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake failed ({result.returncode}):\n"
                              f"{result.stdout[-4000:]}\n{result.stderr[-6000:]}")
     return result
 
 
-def build_whole_dag(workdir):
-    """The whole DAG on the test config in ``workdir``, with the tiny CIFAR-10 archive the test
-    config expects (tests write it themselves: the real one cannot be downloaded here)."""
+def copy_repository(destination: Path) -> Path:
+    """The repository's files (tracked, and untracked ones git does not ignore) copied with
+    their modification times."""
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO,
+                            capture_output=True, text=True, check=True).stdout
+    for name in filter(None, listed.split("\0")):
+        source = REPO / name
+        if source.is_file():
+            target = destination / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    return destination
+
+
+def write_test_archive(workdir: Path) -> None:
+    """The tiny CIFAR-10 archive that config/test.yaml expects (the real one cannot be
+    downloaded here)."""
     from test_cifar_data import write_cifar_archive
 
-    write_cifar_archive(Path(workdir) / "data" / "cifar10_tiny")
-    run_snakemake(workdir)
-    return workdir
+    root = yaml.safe_load(TEST_CONFIG.read_text())["cifar"]["data"]["root"]
+    write_cifar_archive(Path(workdir) / root)
 
 
 @pytest.fixture(scope="session")
-def workflow_run(tmp_path_factory):
-    """The whole DAG on the test config, built once per test session."""
-    return build_whole_dag(tmp_path_factory.mktemp("workflow"))
+def repo_copy(tmp_path_factory) -> Path:
+    return copy_repository(tmp_path_factory.mktemp("repository"))
+
+
+@pytest.fixture(scope="session")
+def settings_records(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("settings_records")
+
+
+@pytest.fixture(scope="session")
+def workflow_run(tmp_path_factory, repo_copy, settings_records) -> Path:
+    """The whole DAG on the test config, built once per test session from ``repo_copy``."""
+    workdir = tmp_path_factory.mktemp("workflow")
+    write_test_archive(workdir)
+    run_snakemake(workdir, repo=repo_copy, env={RECORD_ENV: str(settings_records)})
+    return workdir
+
+
+def planned_jobs(output: str) -> list[dict]:
+    """The jobs of a dry run: [{"rule", "wildcards": {...}, "reason", "input"}] from its job
+    blocks."""
+    jobs, job = [], None
+    for line in output.splitlines():
+        stripped = line.strip()
+        if line.startswith(("rule ", "localrule ")) and stripped.endswith(":"):
+            job = {"rule": stripped.split()[1].rstrip(":"), "wildcards": {}, "reason": "",
+                   "input": []}
+            jobs.append(job)
+        elif job is not None and stripped.startswith("wildcards:"):
+            pairs = stripped.removeprefix("wildcards:").split(",")
+            job["wildcards"] = dict(pair.strip().split("=", 1) for pair in pairs)
+        elif job is not None and stripped.startswith("input:"):
+            job["input"] = stripped.removeprefix("input:").strip().split(", ")
+        elif job is not None and stripped.startswith("reason:"):
+            job["reason"] = stripped.removeprefix("reason:").strip()
+    return jobs
+
+
+def planned_rules(output: str) -> set[str]:
+    return {job["rule"] for job in planned_jobs(output)}

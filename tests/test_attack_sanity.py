@@ -5,8 +5,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from advpretrain.attacks import perturb
-from advpretrain.measures import robustness_grid
+from advpretrain.evaluation.attacks import perturb
+from advpretrain.evaluation.grid import attack_grid
 from advpretrain.networks import TwoLayerNets, logistic_loss
 from advpretrain.seeding import numpy_rng
 from advpretrain.sparse_coding import DataModel, labelled_sample, orthogonal_dictionary
@@ -36,10 +36,10 @@ def trained_nets():
                                         ("linf", [0.0, 0.02, 0.05, 0.1, 0.2])])
 def test_pgd_below_fgm_below_clean_and_monotone(trained_nets, norm, grid):
     nets, z, y = trained_nets
-    rows = list(robustness_grid(lambda x, labels: logistic_loss(labels * nets(x)), nets,
-                                (z,), y, {norm: grid}, ["fgm", "pgd"], 10,
-                                torch.Generator().manual_seed(1)))
-    accuracy = {(r["attack"], r["eps"]): r["accuracy"] for r in rows}
+    rows = list(attack_grid(lambda x, labels: logistic_loss(labels * nets(x)), nets,
+                            (z,), y, {norm: grid}, ["fgm", "pgd"], 10,
+                            torch.Generator().manual_seed(1)))
+    accuracy = {(r["attack"], r["eps"]): r["correct"].mean(-1) for r in rows}
     clean = accuracy[("fgm", 0.0)]
     assert clean.min() > 0.8, "the fixture networks should have learned the task"
     torch.testing.assert_close(accuracy[("pgd", 0.0)], clean)  # eps = 0 is clean accuracy

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from advpretrain.attacks import perturb
+from advpretrain.evaluation.attacks import perturb
 
 
 def quadratic_loss(x):

@@ -1,13 +1,8 @@
 """The throughput benchmark's --tiny mode: both pipelines run and the results file is complete."""
 
 import json
-import sys
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "benchmarks"))
-
-import cifar_throughput  # noqa: E402
+from benchmarks import cifar_throughput
 
 
 def test_tiny_benchmark_writes_results(tmp_path):

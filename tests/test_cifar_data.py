@@ -10,7 +10,6 @@ import gzip
 import hashlib
 import io
 import pickle
-import sys
 import tarfile
 from pathlib import Path
 
@@ -18,12 +17,12 @@ import numpy as np
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from advpretrain import settings
+from advpretrain.cifar.data import (ARCHIVE_NAME, BATCH_FOLDER, CifarDataError, ensure_archive,
+                                    make_cifar_data)
+from advpretrain.fileio import load_arrays
 
-from advpretrain.cifar.data import (ARCHIVE_NAME, BATCH_FOLDER, CifarDataError,  # noqa: E402
-                                    ensure_archive, make_cifar_data)
-from advpretrain.fileio import load_arrays  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 TINY_TRAIN, TINY_TEST = 60, 20
 
@@ -57,6 +56,12 @@ def tiny_config(tmp_path):
     return config
 
 
+def make_arrays(config, path):
+    """The cifar_data stage on ``config``'s archive, writing ``path``."""
+    make_cifar_data(settings.cifar_data(config), {}, {"data": str(path)},
+                    settings.cifar_source(config))
+
+
 def test_tiny_archive_matches_test_config(tmp_path):
     config = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
     assert write_cifar_archive(tmp_path) == config["cifar"]["data"]["archive_md5"]
@@ -65,7 +70,7 @@ def test_tiny_archive_matches_test_config(tmp_path):
 def test_split_arrays(tmp_path):
     config = tiny_config(tmp_path)
     write_cifar_archive(tmp_path / "cifar")
-    make_cifar_data(config, tmp_path / "cifar10.npz", tmp_path / "cifar10.json")
+    make_arrays(config, tmp_path / "cifar10.npz")
     arrays = load_arrays(tmp_path / "cifar10.npz")
     n_val = config["cifar"]["data"]["validation_size"]
     assert arrays["train_x"].shape == (TINY_TRAIN - n_val, 3, 32, 32)
@@ -83,18 +88,19 @@ def test_corrupt_archive_names_the_fix(tmp_path):
     archive = tmp_path / "cifar" / ARCHIVE_NAME
     archive.write_bytes(archive.read_bytes()[:-100])
     with pytest.raises(CifarDataError, match="checksum error.*cifar.data.root"):
-        ensure_archive(config["cifar"]["data"])
+        ensure_archive(settings.cifar_source(config), config["cifar"]["data"]["archive_md5"])
     assert archive.exists()  # the user's file is reported, never deleted
 
 
 def test_missing_archive_offline(tmp_path):
-    data = tiny_config(tmp_path)["cifar"]["data"]
+    config = tiny_config(tmp_path)
+    md5 = config["cifar"]["data"]["archive_md5"]
     with pytest.raises(CifarDataError, match="missing.*cifar.data.download is false"):
-        ensure_archive(data)
+        ensure_archive(settings.cifar_source(config), md5)
     # With downloads on and no network, the real download path fails fast with the same advice.
-    data = {**data, "download": True, "url": "http://127.0.0.1:9/cifar-10-python.tar.gz"}
+    config["cifar"]["data"].update(download=True, url="http://127.0.0.1:9/cifar-10-python.tar.gz")
     with pytest.raises(CifarDataError, match="could not download.*cifar.data.root"):
-        ensure_archive(data)
+        ensure_archive(settings.cifar_source(config), md5)
     assert not any((tmp_path / "cifar").iterdir())  # no partial download left behind
 
 

@@ -2,28 +2,24 @@
 reliability (resume after a kill, non-finite losses, checkpoints of another config)."""
 
 import copy
-import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from test_cifar_data import tiny_config, write_cifar_archive  # noqa: E402
-
-from advpretrain.cifar import train as cifar_train  # noqa: E402
-from advpretrain.cifar.augment import PAD, crop_flip, simclr_view  # noqa: E402
-from advpretrain.cifar.data import make_cifar_data  # noqa: E402
-from advpretrain.cifar.evaluate import unit_purification  # noqa: E402
-from advpretrain.cifar.losses import contrastive_logits, nt_xent  # noqa: E402
-from advpretrain.cifar.resnet import Classifier, ResNet18Encoder  # noqa: E402
-from advpretrain.cifar.runtime import CheckpointMismatch, configure  # noqa: E402
-from advpretrain.config import ConfigError, validate_config  # noqa: E402
-from advpretrain.fileio import load_torch  # noqa: E402
-from advpretrain.training import NonFiniteLoss  # noqa: E402
+from advpretrain import settings
+from advpretrain.canonical import fingerprint
+from advpretrain.cifar import train as cifar_train
+from advpretrain.cifar.augment import PAD, crop_flip, simclr_view
+from advpretrain.cifar.evaluate import unit_purification
+from advpretrain.cifar.losses import contrastive_logits, nt_xent
+from advpretrain.cifar.resnet import Classifier, ResNet18Encoder
+from advpretrain.cifar.runtime import configure
+from advpretrain.config import ConfigError, validate_config
+from advpretrain.errors import NonFiniteLoss, StaleModel
+from advpretrain.fileio import load_torch
+from test_cifar_data import make_arrays, tiny_config, write_cifar_archive
 
 torch.set_num_threads(1)
 
@@ -91,13 +87,15 @@ def cifar_arrays(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cifar")
     config = tiny_config(folder)
     write_cifar_archive(config["cifar"]["data"]["root"])
-    make_cifar_data(config, folder / "cifar10.npz", folder / "cifar10.json")
+    make_arrays(config, folder / "cifar10.npz")
     return config, folder / "cifar10.npz"
 
 
 def _pretrain(config, data, folder, variant):
-    paths = [folder / name for name in ("encoder.pt", "log.csv", "meta.json", "resume.pt")]
-    cifar_train.pretrain(config, data, variant, *paths)
+    paths = [folder / name for name in ("encoder.pt", "log.csv", "resume.pt")]
+    cifar_train.pretrain(settings.cifar_pretrain(config, variant), {"data": str(data)},
+                         {"encoder": str(paths[0]), "log_csv": str(paths[1])},
+                         settings.cifar_options(config), settings.untracked(path=str(paths[2])))
     return paths
 
 
@@ -141,5 +139,9 @@ def test_checkpoint_of_another_config_is_refused(cifar_arrays, tmp_path):
     encoder_path = _pretrain(config, data, tmp_path, "contrastive_clean")[0]
     other = copy.deepcopy(config)
     other["cifar"]["contrastive"]["temperature"] = 0.2
-    with pytest.raises(CheckpointMismatch, match="another config"):
-        cifar_train.load_encoder(encoder_path, other, "contrastive_clean", configure(other["cifar"]))
+    runtime = configure(settings.cifar_options(other))
+    cifar_train.load_encoder(encoder_path, fingerprint(settings.cifar_pretrain(
+        config, "contrastive_clean")), runtime)
+    with pytest.raises(StaleModel, match="other settings"):
+        cifar_train.load_encoder(encoder_path, fingerprint(settings.cifar_pretrain(
+            other, "contrastive_clean")), runtime)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from advpretrain import claims
+from advpretrain import claims, settings
 from advpretrain.config import validate_config
 
 REPO = Path(__file__).resolve().parent.parent
@@ -20,7 +20,7 @@ def config():
     config = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
     config["simulation"]["evaluation"]["reference_attack"] = dict(REFERENCE)
     config["claims"]["resamples"] = 2000
-    return validate_config(config)
+    return settings.claims(validate_config(config))
 
 
 def summary(task, clean, adversarial):
@@ -168,6 +168,6 @@ def test_markdown_lists_every_row(tmp_path, config):
     table = claims.claims_table(config, inputs(
         tmp_path, supervised_summary=summary("supervised", 0.46, 0.76),
         supervised_robustness=robustness(0.07, 0.45), downstream_supervised=robustness(0.1, 0.4)))
-    text = claims.markdown(table, config)
+    text = claims.markdown(table, config["claims"])
     assert text.count("\n| C") == len(table)
     assert "**supported**" in text and "not evaluated" in text

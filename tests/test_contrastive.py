@@ -7,12 +7,13 @@ import pandas as pd
 import pytest
 import torch
 
-from advpretrain.contrastive import (loss_increase, pair_loss_grid, pair_loss_rows,
-                                     split_by_pair_type, training_frame)
+from advpretrain import settings
+from advpretrain.contrastive import loss_increase, training_frame
 from advpretrain.networks import TwoLayerNets
-from advpretrain.simulation import (TASKS, job_variants, seed_task, training_log_frame,
-                                    variants_attack_options)
+from advpretrain.simulation import (attack_frame, job_adversary, pair_loss_rows,
+                                    training_log_frame)
 from advpretrain.sparse_coding import DataModel, contrastive_pairs, orthogonal_dictionary
+from advpretrain.tasks import TASKS, split_by_pair_type
 
 MODEL = DataModel(d=20, s=3, sigma=0.05)
 N_PAIRS = 4000
@@ -109,10 +110,13 @@ def test_pair_loss_grid_on_a_hand_made_case(norm):
     # inputs: the l2 and l_inf steps coincide): a similar pair shrinks to (1 - eps) e_i, so
     # s = (1 - eps)^2; a dissimilar pair (e_i, e_j) becomes (e_i + eps e_j, e_j + eps e_i), s = 2 eps.
     eps = 0.5
-    inputs, labels = hand_made_pairs()
-    rows = list(pair_loss_grid(TASKS["contrastive"], linear_nets(), inputs, labels,
-                               {norm: [0.0, eps]}, ["fgm"], 1, torch.Generator()))
-    got = {(r["eps"], r["pair_type"]): (float(r["loss"]), float(r["accuracy"])) for r in rows}
+    (z1, z2), labels = hand_made_pairs()
+    data = {"pairs_test_z1": z1, "pairs_test_z2": z2, "pairs_test_y": labels}
+    evaluation = {"eps_grid": {norm: [0.0, eps]}, "attacks": ["fgm"], "pgd_steps": 1}
+    frame = attack_frame(linear_nets(), TASKS["contrastive"], data,
+                         [{"variant": "clean", "norm": "l2", "eps": 0.0}], 1, evaluation,
+                         torch.Generator(), {}, by_pair_type=True)
+    got = {(r.eps, r.pair_type): (r.loss, r.accuracy) for r in frame.itertuples()}
     expected = {(0.0, "similar"): (softplus(-1.0), 1.0),
                 (0.0, "dissimilar"): (math.log(2.0), 0.0),  # s = 0: margin 0 is not correct
                 (eps, "similar"): (softplus(-(1 - eps) ** 2), 1.0),
@@ -148,14 +152,16 @@ def test_loss_increase_is_per_network_and_norm():
 
 def test_contrastive_jobs_take_their_variants_and_pair_options(test_config):
     section = test_config["simulation"]["contrastive"]
-    main = job_variants(test_config, "contrastive", "gate")
+    sim = test_config["simulation"]
+    main = settings.job_variants(sim, "contrastive", "gate")
     assert [v["variant"] for v in main] == list(section["variants"])
-    assert variants_attack_options(main) == {"pairs": "all", "members": section["members"]}
-    for task, pairs in (("contrastive_attack_similar", "similar"),
-                        ("contrastive_attack_dissimilar", "dissimilar")):
-        study = job_variants(test_config, task, "gate")
+    adversary = job_adversary(main, 2)
+    assert (adversary.pairs, adversary.members) == ("all", section["members"])
+    for task, pairs in settings.PAIR_ATTACK_TASKS.items():
+        study = settings.job_variants(sim, task, "gate")
         assert [v["variant"] for v in study] == section["pair_attack_study"]
-        assert variants_attack_options(study)["pairs"] == pairs
-        assert seed_task(task) == "contrastive"  # same initialisation and minibatches
-    supervised = job_variants(test_config, "supervised", "gate")
+        assert job_adversary(study, 2).pairs == pairs
+    supervised = settings.job_variants(sim, "supervised", "gate")
     assert "pairs" not in supervised[0]
+    with pytest.raises(ValueError, match="must share 'pairs'"):
+        job_adversary([{**main[0], "pairs": "similar"}, main[1]], 2)

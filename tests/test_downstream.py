@@ -9,6 +9,7 @@ import torch
 import yaml
 
 from advpretrain import downstream as ds
+from advpretrain import settings
 from advpretrain.config import validate_config
 from advpretrain.measures import feature_coefficients, node_measures
 from advpretrain.seeding import numpy_rng, torch_generator
@@ -62,33 +63,51 @@ def test_blend_interpolates_from_the_layer_to_its_purified_version(config):
 
 def test_frozen_nets_train_only_the_head(config):
     data = tiny_data(config)
-    sim = config["simulation"]
-    weight = ds.purified_layer(data["dictionary"], sim["network"]["hidden"])
-    nets = ds.train_heads(weight, "gate", sim, data, torch_generator(1), "test heads")
+    stage = settings.downstream_baselines(config, "gate")
+    weight = ds.purified_layer(data["dictionary"], stage["architecture"]["hidden"])
+    nets = ds.train_heads(weight, {"activation": "gate", "threshold": 0.3}, stage["heads"], data,
+                          torch_generator(1), "test heads")
     assert [name for name, _ in nets.named_parameters()] == ["head"]
     assert torch.equal(nets.weight, weight)  # W untouched
-    frame = ds.evaluate_heads(nets, data, [{"variant": "purified", **ds.NO_TRAINING}], 2, sim,
-                              seed=3, labels={"task": "baseline", "activation": "gate"})
+    frame = ds.evaluate_heads(nets, data, [{"variant": "purified", **ds.NO_TRAINING}], 2,
+                              stage["evaluation"], seed=3,
+                              labels={"task": "baseline", "activation": "gate"})
     clean = frame[frame["eps"] == 0]
     assert (clean["accuracy"] > 0.8).all(), clean  # the purified layer makes Y' linear
     assert np.allclose(frame["mean_purity"], 1.0, atol=1e-5)
     assert set(frame["seed"]) == {0, 1} and set(frame["attack"]) == set(
-        sim["evaluation"]["attacks"])
+        stage["evaluation"]["attacks"])
 
 
-def test_random_baseline_is_the_pretraining_initialisation(config):
-    from advpretrain.simulation import build_networks
+def test_random_baseline_is_the_pretraining_initialisation(config, tmp_path):
+    """The baseline's random layer and the supervised pre-training job start from the same W."""
+    from advpretrain import simulation
+    from advpretrain.sparse_coding import make_data
+
+    config["simulation"]["training"]["steps"] = 1
+    config["simulation"]["training"]["lr"] = 1e-30  # one step that cannot move W
+    paths = []
+    for seed in range(config["simulation"]["seeds"]):
+        paths.append(str(tmp_path / f"seed{seed}.npz"))
+        make_data(settings.sparse_coding_data(config, seed), {}, {"data": paths[-1]})
+    outputs = {"model": str(tmp_path / "m.pt"), "log_csv": str(tmp_path / "log.csv")}
+    simulation.pretrain(settings.pretrain(config, "supervised", "gate"), {"data": paths}, outputs)
+    pretrained, _ = simulation.load_networks(outputs["model"], _fingerprint(config))
+    stage = settings.downstream_baselines(config, "gate")
     from advpretrain.seeding import derive_seed
+    initial = simulation.initial_networks(
+        stage["architecture"], len(paths), 1,
+        torch_generator(derive_seed(config["base_seed"], "pretrain", "supervised", "gate")))
+    torch.testing.assert_close(pretrained.weight[: len(paths)], initial.weight)
 
-    sim = config["simulation"]
-    weight, _ = ds.initial_layer(config, "gate", sim["seeds"])
-    generator = torch_generator(derive_seed(config["base_seed"], "pretrain", "supervised", "gate"))
-    nets = build_networks(sim, "gate", 3, generator)
-    assert torch.equal(nets.weight[: sim["seeds"]], weight)
+
+def _fingerprint(config):
+    from advpretrain.canonical import fingerprint
+    return fingerprint(settings.pretrain(config, "supervised", "gate"))
 
 
 def test_per_row_spreads_network_values():
     variants = [{"variant": "a"}, {"variant": "b"}]
     frame = pd.DataFrame({"variant": ["a", "b", "b", "a"], "seed": [1, 0, 1, 0]})
     values = torch.tensor([10.0, 11.0, 20.0, 21.0])  # variant-major: a0 a1 b0 b1
-    assert ds._per_row(frame, values, variants, 2).tolist() == [11.0, 20.0, 21.0, 10.0]
+    assert ds.per_row(frame, values, variants, 2).tolist() == [11.0, 20.0, 21.0, 10.0]

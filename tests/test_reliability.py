@@ -4,6 +4,7 @@ import hashlib
 import os
 import signal
 import subprocess
+import sys
 import time
 
 import numpy as np
@@ -11,24 +12,28 @@ import pytest
 import torch
 import yaml
 
-from advpretrain import fileio, simulation
-from advpretrain.training import NonFiniteLoss, check_finite
-from conftest import SNAKEMAKE
+from advpretrain import fileio, settings, simulation
+from advpretrain.sparse_coding import make_data
+from advpretrain.canonical import fingerprint
+from advpretrain.errors import InputDataError, NonFiniteLoss, StaleModel
+from advpretrain.training import check_finite
+from conftest import REPO
 
 MODEL = "results/simulation/supervised/gate/pretrained.pt"
 RESUME = "results/resume/pretrain_supervised_gate.pt"
 
 
 def long_config(tmp_path, test_config):
-    test_config["simulation"]["training"].update(steps=1500, resume_every=100, log_every=100)
+    test_config["simulation"]["training"].update(steps=20000, resume_every=1000, log_every=1000)
     path = tmp_path / "long.yaml"
     path.write_text(yaml.safe_dump(test_config))
     return path
 
 
 def start(workdir, configfile, *extra):
-    command = [*SNAKEMAKE, "--directory", str(workdir), "--configfile", str(configfile),
-               "--cores", "1", *extra, MODEL]
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+               "--directory", str(workdir), "--cores", "1", *extra, MODEL,
+               "--configfile", str(configfile)]
     log = open(workdir / f"snakemake{len(list(workdir.glob('snakemake*.out')))}.out", "w")
     return subprocess.Popen(command, cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
@@ -45,14 +50,13 @@ def test_killed_training_resumes_to_identical_bytes(tmp_path, test_config):
     deadline = time.time() + 240
     resume = interrupted / RESUME
     while not resume.exists() and time.time() < deadline and job.poll() is None:
-        time.sleep(0.2)
+        time.sleep(0.02)
     assert resume.exists(), "no resume state was written before the deadline"
-    time.sleep(1.0)  # let it get past the first resume point
     os.killpg(job.pid, signal.SIGKILL)
     job.wait()
     assert not (interrupted / MODEL).exists()
     step = fileio.load_torch(resume)["step"]
-    assert 0 < step < 1500
+    assert 0 < step < 20000
 
     assert start(interrupted, configfile, "--unlock").wait(timeout=60) == 0  # the killed run's lock
     for workdir in (interrupted, reference):
@@ -74,39 +78,73 @@ def test_check_finite_names_step_and_networks():
     check_finite(0, torch.tensor([0.1, 0.2]))
 
 
+def data_file(config, folder):
+    path = folder / "seed0.npz"
+    make_data(settings.sparse_coding_data(config, 0), {}, {"data": str(path)})
+    return path
+
+
+def pretrain(config, data, folder):
+    outputs = {"model": str(folder / "pretrained.pt"), "log_csv": str(folder / "log.csv")}
+    simulation.pretrain(settings.pretrain(config, "supervised", "gate"), {"data": [str(data)]},
+                        outputs)
+    return outputs["model"]
+
+
 def test_nan_in_data_fails_without_partial_output(tmp_path, test_config):
     test_config["simulation"]["seeds"] = 1
-    data = tmp_path / "seed0.npz"
-    simulation.make_data(test_config, 0, data, tmp_path / "seed0.json")
+    data = data_file(test_config, tmp_path)
     arrays = fileio.load_arrays(data)
     arrays["pretrain_train_z"][:] = np.nan
     fileio.save_arrays(data, arrays)
-    model = tmp_path / "out" / "pretrained.pt"
+    (tmp_path / "out").mkdir()
     with pytest.raises(NonFiniteLoss, match="non-finite training loss at step 0"):
-        simulation.pretrain(test_config, [data], "supervised", "gate", model,
-                            tmp_path / "out" / "log.csv", tmp_path / "out" / "meta.json")
-    assert not model.parent.exists() or not any(model.parent.iterdir())
+        pretrain(test_config, data, tmp_path / "out")
+    assert not any((tmp_path / "out").iterdir())
 
 
 def test_corrupt_data_file_says_what_to_do(tmp_path):
     broken = tmp_path / "seed0.npz"
     broken.write_bytes(b"not a zip archive")
-    with pytest.raises(ValueError, match="corrupt.*delete it and rerun"):
+    with pytest.raises(InputDataError, match="corrupt.*delete it and rerun"):
         fileio.load_arrays(broken)
 
 
-def test_model_from_another_config_is_refused(tmp_path, test_config):
+def test_model_from_other_settings_is_refused(tmp_path, test_config):
     test_config["simulation"]["seeds"] = 1
     test_config["simulation"]["training"]["steps"] = 2
-    data = tmp_path / "seed0.npz"
-    simulation.make_data(test_config, 0, data, tmp_path / "seed0.json")
-    model = tmp_path / "pretrained.pt"
-    simulation.pretrain(test_config, [data], "supervised", "gate", model,
-                        tmp_path / "log.csv", tmp_path / "meta.json")
-    simulation.load_networks(model, test_config)
+    model = pretrain(test_config, data_file(test_config, tmp_path), tmp_path)
+    expected = fingerprint(settings.pretrain(test_config, "supervised", "gate"))
+    simulation.load_networks(model, expected)
     test_config["simulation"]["network"]["threshold"] = 0.1
-    with pytest.raises(ValueError, match="made with another configuration"):
-        simulation.load_networks(model, test_config)
+    other = fingerprint(settings.pretrain(test_config, "supervised", "gate"))
+    with pytest.raises(StaleModel, match="made with another configuration"):
+        simulation.load_networks(model, other)
+
+
+def test_user_errors_end_the_log_with_one_line(tmp_path):
+    """A job stopped by bad input prints one line, not a traceback, as its log's last line."""
+    log = tmp_path / "job.log"
+    job = _FakeJob(log)
+
+    def stage(settings, inputs, outputs):
+        raise InputDataError("data/x.tar.gz is missing: put it there")
+
+    from advpretrain.workflow import run
+    with pytest.raises(SystemExit):
+        run(job, stage)
+    lines = log.read_text().splitlines()
+    assert lines[-1] == "error: data/x.tar.gz is missing: put it there"
+    assert "Traceback" not in log.read_text()
+
+
+class _FakeJob:
+    """The parts of Snakemake's script object that ``workflow.run`` uses."""
+
+    def __init__(self, log):
+        self.threads, self.rule, self.log = 1, "fake", [str(log)]
+        self.params = {"settings": {}}
+        self.input, self.output, self.wildcards = {}, {}, {}
 
 
 def test_checkpoints_hold_tensors_only(tmp_path):

@@ -1,37 +1,27 @@
 """`snakemake --report` and the notebooks, built from the test config (docs/report.md).
 
 One module-scoped run: the session's whole-DAG run (conftest.workflow_run) copied to a fresh
-directory (with its tiny CIFAR archive, tests/test_cifar_data.py), then the whole DAG (a no-op),
-the notebooks and the report. The copy keeps the other tests' byte-identity checks untouched.
+directory, then the whole DAG (a no-op), the notebooks and the report. The copy keeps the
+session's build untouched.
 """
 
 import re
 import shutil
 
 import pytest
-import yaml
 
-from conftest import REPO, TEST_CONFIG, run_snakemake
-from test_cifar_data import write_cifar_archive
+from conftest import REPO, run_snakemake
 
 pytestmark = pytest.mark.workflow
 
 
 @pytest.fixture(scope="module")
-def built(workflow_run, tmp_path_factory, module_config):
+def built(workflow_run, repo_copy, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("report") / "run"
     shutil.copytree(workflow_run, workdir, symlinks=True)
-    archive_dir = workdir / module_config["cifar"]["data"]["root"]
-    if not archive_dir.exists():  # conftest's whole-DAG run writes it; not rewritten (mtime)
-        write_cifar_archive(archive_dir)
-    run_snakemake(workdir, "all", "notebooks")
-    run_snakemake(workdir, "--report", "results/report.html")
+    run_snakemake(workdir, "all", "notebooks", repo=repo_copy)
+    run_snakemake(workdir, "--report", "results/report.html", repo=repo_copy)
     return workdir
-
-
-@pytest.fixture(scope="module")
-def module_config():
-    return yaml.safe_load(TEST_CONFIG.read_text())
 
 
 def test_report_has_every_figure_with_its_caption(built):

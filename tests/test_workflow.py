@@ -1,54 +1,52 @@
-"""The whole DAG on the tiny config: outputs, no-op rerun, byte-identical rebuild."""
+"""The whole DAG on the tiny config: outputs, settings per stage, reruns, determinism."""
+
+from __future__ import annotations
 
 import copy
 import hashlib
 import json
+import os
+import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
-from conftest import build_whole_dag, run_snakemake
+from conftest import TEST_CONFIG, planned_jobs, planned_rules, run_snakemake
 
 pytestmark = pytest.mark.workflow
 
-
-# Wall-clock measurements cannot repeat. They are confined to the CIFAR stage JSONs' "timing"
-# entries and the CIFAR table's time columns: those are compared without them, the table's .md
-# and .tex renderings (made from the same rows by the same code) are left out; every other file
-# under results/ and paper_figures/ must match byte for byte.
-TIME_COLUMNS = ("gpu_minutes", "wall_minutes", "device")
-TABLE_RENDERINGS = ("cifar10_table.md", "cifar10_table.tex")
-
-
-def comparable_bytes(path):
-    if path.name in TABLE_RENDERINGS:
-        return None
-    if path.suffix == ".json" and "cifar" in path.parts:
-        payload = json.loads(path.read_text())
-        payload.pop("timing", None)
-        return json.dumps(payload, sort_keys=True).encode()
-    if path.name == "cifar10_table.csv":
-        return pd.read_csv(path).drop(columns=list(TIME_COLUMNS), errors="ignore").to_csv().encode()
-    return path.read_bytes()
-
-
-def digests(root):
-    """sha256 of every file under results/ and paper_figures/ (logs and resume state aside)."""
-    files = [p for folder in ("results", "paper_figures") for p in (root / folder).rglob("*")
-             if p.is_file() and "logs" not in p.parts and "resume" not in p.parts]
-    return {str(p.relative_to(root)): hashlib.sha256(data).hexdigest()
-            for p in files if (data := comparable_bytes(p)) is not None}
+# One output of one job of every rule that runs a script: rebuilt alone in a copy of the build,
+# it must come out byte for byte as in the build.
+ONE_JOB_PER_RULE = {
+    "sparse_coding_data": "results/data/seed1.npz",
+    "pretrain": "results/simulation/contrastive_attack_similar/gate/pretrained.pt",
+    "evaluate_pretrained": "results/simulation/contrastive_attack_dissimilar/gate/nodes.csv",
+    "evaluate_pair_loss": "results/simulation/contrastive/gate/pair_loss.csv",
+    "pair_attack_study": "results/simulation/contrastive_pair_attack/gate/pair_attack.csv",
+    "downstream": "results/simulation/contrastive/gate/downstream.csv",
+    "downstream_baselines": "results/simulation/baselines/gate/downstream.csv",
+    "downstream_blend": "results/simulation/supervised/gate/downstream_blend.csv",
+    "figure": "results/figures/eps_sweep.png",
+    "claims": "results/claims.csv",
+    "cifar_data": "results/cifar/data/cifar10.npz",
+    "cifar_pretrain": "results/cifar/supervised_adversarial/encoder.pt",
+    "cifar_linear": "results/cifar/contrastive_adversarial/linear_head.pt",
+    "cifar_evaluate": "results/cifar/contrastive_clean/evaluation.csv",
+    "cifar_report": "paper_figures/cifar10_table.csv",
+}
+# Wall-clock measurements cannot repeat: the CIFAR stages' "timing" entries and the CIFAR
+# table's time columns are compared without them.
+TIME_COLUMNS = ["gpu_minutes", "wall_minutes", "device"]
 
 
-def test_dag_builds_every_figure(workflow_run):
+def test_dag_builds_every_figure_and_table(workflow_run):
     figures = {p.name for p in (workflow_run / "paper_figures").iterdir()}
-    for name in ("purity_distribution", "coefficient_heatmaps", "robustness_curves",
-                 "eps_sweep"):
+    for name in ("purity_distribution", "coefficient_heatmaps", "robustness_curves", "eps_sweep",
+                 "downstream_accuracy", "contrastive_pair_loss", "cifar10_purification"):
         assert {f"{name}.pdf", f"{name}.png"} <= figures
-
-
-def test_measures_are_tidy_and_complete(workflow_run):
+    assert {"claims.md", "cifar10_table.csv"} <= figures
     summary = pd.read_csv(workflow_run / "results/simulation/supervised/gate/summary.csv")
     assert set(summary["measure"]) == {"purity", "participation_ratio", "feature_count",
                                        "dead_share"}
@@ -58,58 +56,165 @@ def test_measures_are_tidy_and_complete(workflow_run):
     assert robustness["accuracy"].between(0, 1).all()
 
 
-def test_every_output_records_its_seed(workflow_run):
-    import json
+def test_every_job_records_its_provenance(workflow_run):
     meta = json.loads((workflow_run / "results/data/seed1.json").read_text())
     assert meta["seeds"]["seed_index"] == 1 and meta["seeds"]["seed"] > 0
-    assert meta["outputs"]
+    assert meta["settings"]["seed_index"] == 1 and meta["outputs"]
+    pretrain = json.loads(
+        (workflow_run / "results/simulation/supervised/gate/pretrained.json").read_text())
+    assert "results/data/seed0.npz" in pretrain["inputs"]
+    assert any(path.endswith("advpretrain/training.py") for path in pretrain["inputs"])
+    for figure in (workflow_run / "results" / "figures").glob("*.png"):
+        assert figure.with_suffix(".json").exists(), figure
 
 
-def test_rerun_is_a_no_op(workflow_run):
-    result = run_snakemake(workflow_run, "--dry-run")
+def test_every_stage_reads_exactly_its_settings(workflow_run, settings_records):
+    """Each job's stage read every value of its settings (none is carried for nothing, so a
+    config change reruns only what it affects); reading anything else is impossible, as the
+    stage is handed its settings alone."""
+    records = [json.loads(path.read_text()) for path in settings_records.glob("*.json")]
+    assert {r["rule"] for r in records} >= set(ONE_JOB_PER_RULE), "a rule left no record"
+    unread = {f"{r['rule']} {r['wildcards']}": r["unread"] for r in records if r["unread"]}
+    assert not unread, f"settings never read by their stage: {unread}"
+
+
+def test_rerun_is_a_no_op(workflow_run, repo_copy):
+    result = run_snakemake(workflow_run, "--dry-run", repo=repo_copy)
     assert "Nothing to be done" in result.stdout + result.stderr
 
 
-def test_rebuild_from_scratch_is_byte_identical(workflow_run, tmp_path):
-    build_whole_dag(tmp_path)
-    first, second = digests(workflow_run), digests(tmp_path)
-    assert first.keys() == second.keys()
-    differing = sorted(name for name in first if first[name] != second[name])
-    assert not differing, f"files differ between two builds: {differing}"
+def comparable_bytes(path: Path) -> bytes:
+    if path.suffix == ".json" and "timing" in (payload := json.loads(path.read_text())):
+        payload.pop("timing")
+        return json.dumps(payload, sort_keys=True).encode()
+    if path.name == "cifar10_table.csv":
+        return pd.read_csv(path).drop(columns=TIME_COLUMNS).to_csv().encode()
+    return path.read_bytes()
 
 
-def planned_jobs(output):
-    """Rule names from the "Job stats" table of a dry run."""
-    lines = iter(output.splitlines())
-    for line in lines:
-        if line.startswith("job "):
-            next(lines)  # the dashes under the header
-            break
-    jobs = set()
-    for line in lines:
-        if line.startswith("total") or not line.strip():
-            break
-        jobs.add(line.split()[0])
-    return jobs
+def test_rebuilt_jobs_give_identical_bytes(workflow_run, repo_copy, tmp_path):
+    """One job of every rule rebuilt in a fresh process with another hash seed: same bytes,
+    its provenance JSON included (wall-clock timings aside)."""
+    rebuilt = tmp_path / "rebuilt"
+    shutil.copytree(workflow_run, rebuilt, symlinks=True)
+    outputs = {}
+    for target in ONE_JOB_PER_RULE.values():
+        meta = json.loads(_meta_of(rebuilt, target).read_text())
+        outputs[target] = [*meta["outputs"], str(_meta_of(rebuilt, target).relative_to(rebuilt))]
+    for paths in outputs.values():
+        for path in paths:
+            (rebuilt / path).unlink()
+    # Only the missing files' jobs: no rerun for the newer inputs that the rebuilt jobs leave.
+    run_snakemake(rebuilt, *ONE_JOB_PER_RULE.values(), "--rerun-triggers", "params",
+                  repo=repo_copy, env={"PYTHONHASHSEED": "12345"})
+    differing = [path for paths in outputs.values() for path in paths
+                 if comparable_bytes(workflow_run / path) != comparable_bytes(rebuilt / path)]
+    assert not differing, f"files differ between two runs of their job: {differing}"
 
 
-def test_changing_a_plot_reruns_only_figures(workflow_run):
-    result = run_snakemake(workflow_run, "--dry-run", "--forcerun", "figure")
-    assert planned_jobs(result.stdout) <= {"figure", "export_figures", "all"}
-    assert "figure" in planned_jobs(result.stdout)
+def _meta_of(workdir: Path, output: str) -> Path:
+    """The provenance JSON of the job that wrote ``output`` (the JSON naming it)."""
+    for meta in sorted((workdir / "results").rglob("*.json")):
+        if "benchmarks" in meta.parts:
+            continue
+        payload = json.loads(meta.read_text())
+        if output in payload.get("outputs", {}):
+            return meta
+    raise AssertionError(f"no provenance JSON names {output}")
 
 
-def test_config_changes_rerun_exactly_what_depends_on_them(workflow_run, test_config, tmp_path):
-    def planned_after(change):
+# ---------------------------------------------------------------- what a change reruns
+
+
+@pytest.fixture
+def dry_run_after(workflow_run, repo_copy, test_config, tmp_path):
+    """Dry run of the finished build after a config change: ``change(config)`` edits a copy."""
+    def dry_run(change, *configs):
         config = copy.deepcopy(test_config)
-        change(config["simulation"])
+        change(config)
         path = tmp_path / "changed.yaml"
         path.write_text(yaml.safe_dump(config))
-        return planned_jobs(run_snakemake(workflow_run, "--dry-run", configfile=path).stdout)
+        return run_snakemake(workflow_run, "--dry-run", repo=repo_copy,
+                             configfile=[path, *configs]).stdout
+    return dry_run
 
-    evaluation = planned_after(lambda sim: sim["evaluation"].update(pgd_steps=4))
-    assert "evaluate_pretrained" in evaluation and "pretrain" not in evaluation
-    training = planned_after(lambda sim: sim["training"].update(steps=151))
-    assert "pretrain" in training and "sparse_coding_data" not in training
-    data = planned_after(lambda sim: sim["data"].update(sigma=0.06))
+
+def test_evaluation_change_reruns_evaluation_not_training(dry_run_after):
+    planned = planned_rules(dry_run_after(
+        lambda c: c["simulation"]["evaluation"].update(pgd_steps=4)))
+    assert "evaluate_pretrained" in planned and "downstream" in planned
+    assert "pretrain" not in planned and "sparse_coding_data" not in planned
+
+
+def test_training_change_reruns_training_and_the_baselines(dry_run_after):
+    """training.attack_steps is read by pre-training and by the end-to-end baseline."""
+    planned = planned_rules(dry_run_after(
+        lambda c: c["simulation"]["training"].update(attack_steps=2)))
+    assert {"pretrain", "downstream_baselines"} <= planned
+    assert "sparse_coding_data" not in planned
+    data = planned_rules(dry_run_after(lambda c: c["simulation"]["data"].update(sigma=0.06)))
     assert {"sparse_coding_data", "pretrain"} <= data
+
+
+def test_contrastive_change_leaves_supervised_jobs_alone(dry_run_after):
+    jobs = planned_jobs(dry_run_after(
+        lambda c: c["simulation"]["contrastive"]["track_eps"].update(l2=0.4)))
+    retrained = {job["wildcards"]["task"] for job in jobs if job["rule"] == "pretrain"}
+    assert retrained == {"contrastive", "contrastive_attack_similar",
+                         "contrastive_attack_dissimilar"}
+
+
+def test_runtime_options_rerun_nothing(dry_run_after):
+    def options(config):
+        config["cifar"]["runtime"].update(compile=True, deterministic=False)
+        config["simulation"]["training"]["resume_every"] = 7
+    assert "Nothing to be done" in dry_run_after(options)
+
+
+def test_cpu_overlay_plans_no_cifar_job(tmp_path):
+    result = run_snakemake(tmp_path, "--dry-run", configfile=[
+        TEST_CONFIG.parent / "config.yaml", TEST_CONFIG.parent / "cpu_only.yaml"])
+    planned = planned_rules(result.stdout)
+    assert "pretrain" in planned and not any(rule.startswith("cifar") for rule in planned)
+
+
+@pytest.fixture
+def edited(repo_copy):
+    """Edit a package file of the repository copy for one test; restore text and time after."""
+    saved = []
+
+    def edit(module, old, new):
+        path = repo_copy / "advpretrain" / module
+        text, times = path.read_text(), os.stat(path)
+        saved.append((path, text, times))
+        assert old in text, f"{old!r} is not in {module}"
+        path.write_text(text.replace(old, new, 1))
+
+    yield edit
+    for path, text, times in saved:
+        path.write_text(text)
+        os.utime(path, ns=(times.st_atime_ns, times.st_mtime_ns))
+
+
+def test_plot_change_reruns_only_its_figures(workflow_run, repo_copy, edited):
+    edited("downstream_figures.py", "downstream test accuracy", "downstream accuracy (test)")
+    jobs = planned_jobs(run_snakemake(workflow_run, "--dry-run", repo=repo_copy).stdout)
+    assert {job["rule"] for job in jobs} == {"figure", "export_figures", "all"}
+    assert {job["wildcards"]["name"] for job in jobs if job["rule"] == "figure"} == {
+        "downstream_accuracy", "downstream_purification", "activation_study"}
+
+
+def test_log_message_change_reruns_nothing(workflow_run, repo_copy, edited):
+    edited("progress.py", "elapsed {_clock(now)}", "time so far {_clock(now)}")
+    assert "Nothing to be done" in run_snakemake(workflow_run, "--dry-run", repo=repo_copy).stdout
+
+
+def test_attack_change_reruns_exactly_what_attacks(workflow_run, repo_copy, edited):
+    edited("evaluation/attacks.py", "return 2.5 * eps / steps", "return 2.5 * eps / steps  # !")
+    jobs = planned_jobs(run_snakemake(workflow_run, "--dry-run", repo=repo_copy).stdout)
+    changed = {job["rule"] for job in jobs
+               if any(path.endswith("advpretrain/evaluation/attacks.py") for path in job["input"])}
+    assert changed == {"pretrain", "evaluate_pretrained", "evaluate_pair_loss", "downstream",
+                       "downstream_baselines", "downstream_blend", "cifar_pretrain",
+                       "cifar_linear", "cifar_evaluate"}
+    assert not {"sparse_coding_data", "cifar_data"} & {job["rule"] for job in jobs}

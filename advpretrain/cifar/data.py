@@ -16,18 +16,18 @@ import torch
 from torchvision.datasets.utils import check_integrity, download_url, extract_archive
 
 from .. import fileio
+from ..errors import InputDataError
 from ..seeding import derive_seed, numpy_rng
 
 ARCHIVE_NAME = "cifar-10-python.tar.gz"
 BATCH_FOLDER = "cifar-10-batches-py"
 TRAIN_BATCHES = [f"data_batch_{i}" for i in range(1, 6)]
 TEST_BATCH = "test_batch"
-SPLITS = ("train", "val", "test")
 DOWNLOAD_TIMEOUT_S = 30  # a stalled connection fails the job instead of hanging it
 
 
-class CifarDataError(RuntimeError):
-    pass
+class CifarDataError(InputDataError):
+    """The archive is missing, corrupt or could not be downloaded."""
 
 
 def _how_to_provide(archive, md5):
@@ -37,17 +37,17 @@ def _how_to_provide(archive, md5):
             f"that holds it; its MD5 must equal config key cifar.data.archive_md5 = {md5}.")
 
 
-def ensure_archive(data_cfg) -> Path:
-    """The verified archive: already in ``root``, or downloaded there if allowed."""
-    root = Path(data_cfg["root"])
-    archive, md5 = root / ARCHIVE_NAME, data_cfg["archive_md5"]
+def ensure_archive(source, md5: str) -> Path:
+    """The verified archive: already in ``source.root``, or downloaded there if allowed."""
+    root = Path(source.root)
+    archive = root / ARCHIVE_NAME
     if archive.exists():
         if check_integrity(archive, md5):
             return archive
         raise CifarDataError(f"checksum error: {archive} does not have MD5 {md5} (corrupt or "
                              f"incomplete download). Delete it and rerun, or replace it. "
                              + _how_to_provide(archive, md5))
-    if not data_cfg["download"]:
+    if not source.download:
         raise CifarDataError(f"{archive} is missing and config key cifar.data.download is false. "
                              + _how_to_provide(archive, md5))
     root.mkdir(parents=True, exist_ok=True)
@@ -56,10 +56,10 @@ def ensure_archive(data_cfg) -> Path:
     previous_timeout = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
     try:
-        print(f"downloading {data_cfg['url']} to {archive}", flush=True)
-        download_url(data_cfg["url"], root, filename=partial, md5=md5)
+        print(f"downloading {source.url} to {archive}", flush=True)
+        download_url(source.url, root, filename=partial, md5=md5)
     except (OSError, RuntimeError) as error:
-        raise CifarDataError(f"could not download CIFAR-10 from {data_cfg['url']} ({error}). "
+        raise CifarDataError(f"could not download CIFAR-10 from {source.url} ({error}). "
                              + _how_to_provide(archive, md5)) from error
     finally:
         socket.setdefaulttimeout(previous_timeout)
@@ -88,27 +88,27 @@ def read_archive(archive):
     return train_x, train_y, test_x, test_y
 
 
-def make_cifar_data(config, out_path, meta_path):
-    """Verify (or fetch) the archive and write train / val / test arrays; val is drawn from train."""
-    data_cfg = config["cifar"]["data"]
-    archive = ensure_archive(data_cfg)
+def make_cifar_data(settings, inputs, outputs, source) -> dict:
+    """Verify (or fetch) the archive and write train / val / test arrays; val is drawn from
+    train. ``source`` (root, url, download) says where the archive is: not a setting."""
+    archive = ensure_archive(source, settings["archive_md5"])
     train_x, train_y, test_x, test_y = read_archive(archive)
-    n_val = data_cfg["validation_size"]
+    n_val = settings["validation_size"]
     if not 0 < n_val < len(train_x):
         raise CifarDataError(f"config key cifar.data.validation_size: {n_val} must be between 1 "
                              f"and the {len(train_x) - 1} training images less one")
-    seed = derive_seed(config["base_seed"], "cifar", "split", "data")
+    seed = derive_seed(settings["base_seed"], "cifar", "split", "data")
     order = numpy_rng(seed).permutation(len(train_x))
     val, train = np.sort(order[:n_val]), np.sort(order[n_val:])
-    fileio.save_arrays(out_path, {
+    fileio.save_arrays(outputs["data"], {
         "train_x": train_x[train], "train_y": train_y[train],
         "val_x": train_x[val], "val_y": train_y[val],
         "test_x": test_x, "test_y": test_y,
     })
-    print(f"CIFAR-10 arrays: {len(train)} train, {n_val} validation, {len(test_x)} test", flush=True)
-    info = fileio.provenance({"split": seed}, data_cfg, [out_path])
-    info["archive"] = {"path": str(archive), "sha256": fileio.sha256_file(archive)}
-    fileio.write_json(meta_path, info)
+    print(f"CIFAR-10 arrays: {len(train)} train, {n_val} validation, {len(test_x)} test",
+          flush=True)
+    return {"seeds": {"split": seed},
+            "archive": {"path": str(archive), "sha256": fileio.sha256_file(archive)}}
 
 
 def load_split(path, split, device):

@@ -5,6 +5,8 @@ seeded random test subset. Attacks run in float32 (no autocast) so that reduced 
 weaken them. Purification: for each penultimate unit, how many classes drive it.
 """
 
+from collections.abc import Mapping
+
 import pandas as pd
 import torch
 import torchattacks
@@ -14,15 +16,10 @@ from ..seeding import derive_seed, torch_generator
 from .data import load_split
 from .losses import cross_entropy
 from .resnet import NUM_CLASSES, Classifier
-from .runtime import Runtime, Stopwatch, configure, fingerprint, load_checkpoint, stage_config
+from .runtime import Stopwatch, configure, load_checkpoint
 from .train import clean_accuracy, linf_pgd, load_encoder
 
 DEAD_ACTIVATION = 1e-6  # a unit whose class means all lie within this of each other is dead
-
-
-def _fp32(runtime):
-    return Runtime(device=runtime.device, bf16=False, channels_last=runtime.channels_last,
-                   compile=False)
 
 
 def pgd_accuracy(model, images_uint8, labels, attack, batch, generator, runtime):
@@ -78,19 +75,19 @@ def unit_purification(class_means):
                          "dead": dead.cpu().numpy()})
 
 
-def evaluate(config, data_path, encoder_path, head_path, variant, metrics_csv, purification_csv,
-             meta_path):
-    cifar = config["cifar"]
-    evaluation = cifar["evaluation"]
-    runtime = _fp32(configure(cifar))
+def evaluate(settings: Mapping, inputs: Mapping, outputs: Mapping, options) -> dict:
+    """Clean, PGD and AutoAttack accuracy of one variant's encoder and head, and purification."""
+    evaluation = settings["evaluation"]
+    runtime = configure(options)  # float32: attacks must not be weakened by reduced precision
     stopwatch = Stopwatch(runtime)
-    seed = derive_seed(config["base_seed"], "cifar", "evaluate", variant)
+    variant = settings["variant"]
+    seed = derive_seed(settings["base_seed"], "cifar", "evaluate", variant)
     generator = torch_generator(seed, runtime.device)
-    test_x, test_y = load_split(data_path, "test", runtime.device)
+    test_x, test_y = load_split(inputs["data"], "test", runtime.device)
 
-    encoder = load_encoder(encoder_path, config, variant, runtime)
+    encoder = load_encoder(inputs["encoder"], settings["encoder"], runtime)
     model = Classifier(encoder)
-    model.head.load_state_dict(load_checkpoint(head_path, config, "linear", variant)["state"])
+    model.head.load_state_dict(load_checkpoint(inputs["head"], settings["head"])["state"])
     model = runtime.place(model).eval()
 
     batch = evaluation["batch"]
@@ -110,14 +107,11 @@ def evaluate(config, data_path, encoder_path, head_path, variant, metrics_csv, p
     units = unit_purification(class_mean_features(encoder, test_x, test_y, batch, runtime))
     units.insert(0, "variant", variant)
     alive = units[~units["dead"]]
-    fileio.write_csv(purification_csv, units)
-    fileio.write_csv(metrics_csv, pd.DataFrame([{
+    fileio.write_csv(outputs["purification"], units)
+    fileio.write_csv(outputs["metrics"], pd.DataFrame([{
         "variant": variant, "clean_accuracy": clean, "pgd_accuracy": pgd,
         "autoattack_accuracy": auto, "test_images": len(test_x), "autoattack_images": n_auto,
         "autoattack_subset_clean_accuracy": subset_clean,
         "median_participation_ratio": float(alive["participation_ratio"].median()),
         "dead_units": int(units["dead"].sum())}]))
-    info = fileio.provenance({"seed": seed}, stage_config(config, "evaluate", variant),
-                             [metrics_csv, purification_csv])
-    fileio.write_json(meta_path, {**info, "fingerprint": fingerprint(config, "evaluate", variant),
-                                  "timing": stopwatch.summary()})
+    return {"seeds": {"seed": seed}, "timing": stopwatch.summary()}

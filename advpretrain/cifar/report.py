@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 
 from .. import fileio
+from ..canonical import plain
 from ..plotting import save
-from .runtime import VARIANTS
+from ..tables import read_csvs
 
 COLUMNS = {  # table column -> header in the Markdown and LaTeX versions
     "variant": "pre-training",
@@ -21,7 +22,6 @@ COLUMNS = {  # table column -> header in the Markdown and LaTeX versions
     "gpu_minutes": "GPU min",
     "wall_minutes": "wall min",
 }
-STAGES = ("pretrain", "linear", "evaluate")
 
 
 def _timing(meta_paths):
@@ -32,13 +32,15 @@ def _timing(meta_paths):
 
 
 def cifar_table(metrics_paths, meta_paths, variants):
-    """One row per variant; ``meta_paths[variant]`` lists its stage JSONs (with timing)."""
-    metrics = pd.concat([pd.read_csv(path) for path in metrics_paths], ignore_index=True)
-    metrics = metrics.set_index("variant").loc[variants].reset_index()
+    """One row per variant (``variants``: {name: {"task", "adversarial"}}, in table order);
+    ``meta_paths[name]`` lists its stage JSONs (with timing)."""
+    metrics = read_csvs(metrics_paths)
+    metrics = metrics.set_index("variant").loc[list(variants)].reset_index()
     timing = pd.DataFrame([{"variant": v, **_timing(meta_paths[v])} for v in variants])
     table = metrics.merge(timing, on="variant")
-    table.insert(1, "task", [VARIANTS[v][0] for v in table["variant"]])
-    table.insert(2, "adversarial_pretraining", [VARIANTS[v][1] for v in table["variant"]])
+    table.insert(1, "task", [variants[v]["task"] for v in table["variant"]])
+    table.insert(2, "adversarial_pretraining", [variants[v]["adversarial"]
+                                                for v in table["variant"]])
     return table
 
 
@@ -68,7 +70,7 @@ def latex(table):
 
 
 def purification_summary(unit_paths, variants):
-    units = pd.concat([pd.read_csv(path) for path in unit_paths], ignore_index=True)
+    units = read_csvs(unit_paths)
     alive = units[~units["dead"]]
     rows = []
     for variant in variants:
@@ -89,7 +91,7 @@ def purification_figure(units, variants, stem):
     for variant in variants:
         values = alive.loc[alive["variant"] == variant, "participation_ratio"]
         ax.hist(values, bins=bins, density=True, histtype="step", lw=1.5, label=variant,
-                ls="-" if VARIANTS[variant][1] else "--")
+                ls="-" if variants[variant]["adversarial"] else "--")
     ax.set_xlabel("classes driving a unit (participation ratio of class means)")
     ax.set_ylabel("density of units")
     ax.set_title("CIFAR-10 penultimate units: fewer classes = purer")
@@ -97,18 +99,21 @@ def purification_figure(units, variants, stem):
     save(fig, stem)
 
 
-def write_report(metrics_paths, unit_paths, meta_paths, variants, *, table_csv, table_md,
-                 table_tex, purification_csv, figure_pdf, figure_png):
-    table = cifar_table(metrics_paths, meta_paths, variants)
-    fileio.write_csv(table_csv, table)
-    with fileio.atomic_path(table_md) as tmp:
+def write_report(settings, inputs, outputs) -> None:
+    """The table (CSV, Markdown, LaTeX), the purification summary and its figure."""
+    variants = {v["variant"]: v for v in plain(settings["variants"])}
+    stage_meta = zip(inputs["pretrain_meta"], inputs["linear_meta"], inputs["evaluate_meta"])
+    table = cifar_table(inputs["metrics"], dict(zip(variants, stage_meta)), variants)
+    fileio.write_csv(outputs["table_csv"], table)
+    with fileio.atomic_path(outputs["table_md"]) as tmp:
         tmp.write_text(markdown(table))
-    with fileio.atomic_path(table_tex) as tmp:
+    with fileio.atomic_path(outputs["table_tex"]) as tmp:
         tmp.write_text(latex(table))
-    units, summary = purification_summary(unit_paths, variants)
-    fileio.write_csv(purification_csv, summary)
-    stem = Path(figure_pdf).with_suffix("")
-    if Path(figure_png).with_suffix("") != stem:
-        raise ValueError(f"{figure_pdf} and {figure_png} must differ only in their suffix")
+    units, summary = purification_summary(inputs["purification"], variants)
+    fileio.write_csv(outputs["purification_csv"], summary)
+    stem = Path(outputs["figure_pdf"]).with_suffix("")
+    if Path(outputs["figure_png"]).with_suffix("") != stem:
+        raise ValueError(f"{outputs['figure_pdf']} and {outputs['figure_png']} must differ only "
+                         "in their suffix")
     purification_figure(units, variants, stem)
     print(table.to_string(index=False), flush=True)

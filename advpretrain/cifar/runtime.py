@@ -1,8 +1,9 @@
-"""Device set-up shared by the CIFAR stages, and checkpoints that remember their config.
+"""Device set-up shared by the CIFAR stages, and checkpoints that remember their settings.
 
-Speed settings (bf16 autocast, channels_last, torch.compile) and determinism come from the
-``cifar.runtime`` config section; none of them changes what a checkpoint means, so none of them
-enters a config fingerprint.
+Device and speed options (device, channels_last, torch.compile, determinism) come from the
+``cifar.runtime`` config section as the rules' ``options`` param: they do not change what a
+checkpoint means, so they are neither settings (rerun triggers) nor part of a fingerprint.
+bf16 autocast in training is a setting.
 """
 
 import os
@@ -12,18 +13,8 @@ from dataclasses import dataclass
 import torch
 
 from .. import fileio
-
-VARIANTS = {  # name -> (pre-training task, adversarial pre-training?)
-    "supervised_clean": ("supervised", False),
-    "supervised_adversarial": ("supervised", True),
-    "contrastive_clean": ("contrastive", False),
-    "contrastive_adversarial": ("contrastive", True),
-}
-
-
-class CheckpointMismatch(ValueError):
-    pass
-
+from ..canonical import fingerprint
+from ..errors import StaleModel, UserError
 
 @dataclass
 class Runtime:
@@ -58,63 +49,41 @@ class Runtime:
         return f"cpu ({torch.get_num_threads()} threads)"
 
 
-def configure(cifar) -> Runtime:
-    """The device and speed settings of ``cifar.runtime``, with determinism applied if asked."""
-    settings = cifar["runtime"]
-    wanted = settings["device"]
+def configure(options, bf16: bool = False) -> Runtime:
+    """The device and speed ``options`` (``cifar.runtime``: device, channels_last, compile,
+    deterministic; never rerun triggers), with determinism applied if asked. ``bf16`` (autocast
+    in training) is a setting: it changes the numbers."""
+    wanted = options.device
     if wanted == "auto":
         wanted = "cuda" if torch.cuda.is_available() else "cpu"
     if wanted == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("config key cifar.runtime.device: cuda was requested but no GPU is "
-                           "visible; use auto or cpu")
+        raise UserError("config key cifar.runtime.device: cuda was requested but no GPU is "
+                        "visible; use auto or cpu")
     device = torch.device(wanted)
-    if settings["deterministic"]:
+    if options.deterministic:
         # cuBLAS needs this before its first call to be reproducible.
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True)
         torch.backends.cudnn.benchmark = False
     else:
         torch.backends.cudnn.benchmark = device.type == "cuda"
-    return Runtime(device=device, bf16=settings["bf16"],
-                   channels_last=settings["channels_last"] and device.type == "cuda",
-                   compile=settings["compile"])
+    return Runtime(device=device, bf16=bf16,
+                   channels_last=options.channels_last and device.type == "cuda",
+                   compile=options.compile)
 
 
-def stage_config(config, stage, variant):
-    """The config values a stage's output depends on (hashed into its fingerprint).
-
-    Each stage includes the values of the stages it builds on, so a changed pre-training config
-    also invalidates the linear head trained on it.
-    """
-    cifar = config["cifar"]
-    task, _ = VARIANTS[variant]
-    section = {"base_seed": config["base_seed"], "variant": variant,
-               "data": {key: cifar["data"][key] for key in ("archive_md5", "validation_size")},
-               "model": cifar["model"], "pretrain": cifar[task], "train_attack": cifar["train_attack"]}
-    if stage in ("linear", "evaluate"):
-        section["linear"] = cifar["linear"]
-    if stage == "evaluate":
-        section["evaluation"] = cifar["evaluation"]
-    return section
+def save_checkpoint(path, state_dict, settings, **extra) -> None:
+    """A checkpoint that carries the fingerprint of the settings that made it."""
+    fileio.save_torch(path, {"fingerprint": fingerprint(settings), "state": state_dict, **extra})
 
 
-def fingerprint(config, stage, variant):
-    return fileio.fingerprint(stage_config(config, stage, variant))
-
-
-def save_checkpoint(path, state_dict, config, stage, variant, **extra):
-    fileio.save_torch(path, {"fingerprint": fingerprint(config, stage, variant), "stage": stage,
-                             "variant": variant, "state": state_dict, **extra})
-
-
-def load_checkpoint(path, config, stage, variant):
-    """A checkpoint's contents (weights_only load), refused if another config made it."""
+def load_checkpoint(path, expected_fingerprint: str) -> dict:
+    """A checkpoint's contents (weights_only load), refused if other settings made it."""
     checkpoint = fileio.load_torch(path)
-    expected = fingerprint(config, stage, variant)
-    if checkpoint.get("fingerprint") != expected:
-        raise CheckpointMismatch(
-            f"{path} was made with another config (fingerprint {checkpoint.get('fingerprint')}, "
-            f"this config gives {expected}); delete it and rerun the {stage} rule")
+    if checkpoint.get("fingerprint") != expected_fingerprint:
+        raise StaleModel(
+            f"{path} was made with other settings (fingerprint {checkpoint.get('fingerprint')}, "
+            f"expected {expected_fingerprint}); delete it and rerun the rule that makes it")
     return checkpoint
 
 

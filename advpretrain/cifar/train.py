@@ -5,13 +5,15 @@ under results/resume/ changes, so a killed or failed job leaves no partial outpu
 """
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
 import torch
 
 from .. import fileio
-from ..attacks import perturb
+from ..canonical import fingerprint
+from ..evaluation.attacks import perturb
 from ..progress import Progress
 from ..seeding import derive_seed, torch_generator
 from ..training import check_finite
@@ -19,8 +21,7 @@ from .augment import crop_flip, simclr_view
 from .data import load_split
 from .losses import contrastive_logits, cross_entropy, nt_xent
 from .resnet import Classifier, ContrastiveModel, ResNet18Encoder
-from .runtime import (VARIANTS, Stopwatch, configure, fingerprint, load_checkpoint,
-                      save_checkpoint, stage_config)
+from .runtime import Stopwatch, configure, load_checkpoint, save_checkpoint
 
 
 def linf_pgd(loss_fn, inputs, attack, generator, steps=None):
@@ -129,33 +130,25 @@ def _fit(label, epochs, run_epoch, stateful, generator, resume_path, fingerprint
     return rows
 
 
-def _finish(rows, log_csv, meta_path, outputs, config, stage, variant, seed, stopwatch, **extra):
-    fileio.write_csv(log_csv, pd.DataFrame(rows))
-    info = fileio.provenance({"seed": seed}, stage_config(config, stage, variant), outputs)
-    fileio.write_json(meta_path, {**info, "fingerprint": fingerprint(config, stage, variant),
-                                  "timing": stopwatch.summary(), **extra})
-
-
-def pretrain(config, data_path, variant, model_path, log_csv, meta_path, resume_path):
-    """Pre-train one variant's encoder; writes the encoder checkpoint, the epoch log and meta."""
-    cifar = config["cifar"]
-    task, adversarial = VARIANTS[variant]
-    stage = cifar[task]
-    runtime = configure(cifar)
+def pretrain(settings: Mapping, inputs: Mapping, outputs: Mapping, options, resume) -> dict:
+    """Pre-train one variant's encoder: the encoder checkpoint and the epoch log."""
+    task, adversarial, stage = settings["task"], settings["adversarial"], settings["recipe"]
+    runtime = configure(options, settings["bf16"])
     stopwatch = Stopwatch(runtime)
-    seed = derive_seed(config["base_seed"], "cifar", "pretrain", variant)
+    seed = derive_seed(settings["base_seed"], "cifar", "pretrain", settings["variant"])
     torch.manual_seed(seed)  # weight initialisation
     generator = torch_generator(seed, runtime.device)
-    train_x, train_y = load_split(data_path, "train", runtime.device)
+    train_x, train_y = load_split(inputs["data"], "train", runtime.device)
     _require_batches(len(train_x), stage["batch"], f"cifar.{task}.batch")
 
-    encoder = ResNet18Encoder(cifar["model"]["width"])
+    width = settings["width"]
+    encoder = ResNet18Encoder(width)
     model = runtime.place(Classifier(encoder) if task == "supervised"
                           else ContrastiveModel(encoder, stage["projection_dim"]))
     forward = runtime.compiled(model)
     steps_per_epoch = len(train_x) // stage["batch"]
     optimizer, scheduler = _sgd(model.parameters(), stage, stage["epochs"] * steps_per_epoch)
-    attack = cifar["train_attack"]
+    attack = settings["train_attack"] if adversarial else None
 
     def supervised_loss(images, labels):
         with runtime.autocast():
@@ -178,7 +171,8 @@ def pretrain(config, data_path, variant, model_path, log_csv, meta_path, resume_
     def run_epoch(epoch):
         model.train()
         totals = _Totals(runtime.device)
-        for step, index in enumerate(_batches(len(train_x), stage["batch"], generator, runtime.device)):
+        for step, index in enumerate(_batches(len(train_x), stage["batch"], generator,
+                                              runtime.device)):
             images, labels = runtime.images(train_x[index]), train_y[index]
             if task == "supervised":
                 images = crop_flip(images, generator)
@@ -197,13 +191,13 @@ def pretrain(config, data_path, variant, model_path, log_csv, meta_path, resume_
         return {**totals.means(), "lr": scheduler.get_last_lr()[0],
                 "images": steps_per_epoch * stage["batch"]}
 
-    rows = _fit(f"pretrain {variant}", stage["epochs"], run_epoch,
+    rows = _fit(f"pretrain {settings['variant']}", stage["epochs"], run_epoch,
                 {"model": model, "optimizer": optimizer, "scheduler": scheduler}, generator,
-                resume_path, fingerprint(config, "pretrain", variant), stopwatch)
-    save_checkpoint(model_path, encoder.state_dict(), config, "pretrain", variant,
-                    width=cifar["model"]["width"])
-    _finish(rows, log_csv, meta_path, [model_path], config, "pretrain", variant, seed, stopwatch)
-    Path(resume_path).unlink(missing_ok=True)
+                resume.path, fingerprint(settings), stopwatch)
+    save_checkpoint(outputs["encoder"], encoder.state_dict(), settings, width=width)
+    fileio.write_csv(outputs["log_csv"], pd.DataFrame(rows))
+    Path(resume.path).unlink(missing_ok=True)
+    return {"seeds": {"seed": seed}, "timing": stopwatch.summary()}
 
 
 def _require_batches(n, batch, key):
@@ -211,9 +205,9 @@ def _require_batches(n, batch, key):
         raise ValueError(f"config key {key}: batch {batch} exceeds the {n} training images")
 
 
-def load_encoder(path, config, variant, runtime):
-    """The pre-trained encoder of ``variant``, frozen and in eval mode."""
-    checkpoint = load_checkpoint(path, config, "pretrain", variant)
+def load_encoder(path: str, expected_fingerprint: str, runtime) -> ResNet18Encoder:
+    """A pre-trained encoder, frozen and in eval mode."""
+    checkpoint = load_checkpoint(path, expected_fingerprint)
     encoder = ResNet18Encoder(checkpoint["width"])
     encoder.load_state_dict(checkpoint["state"])
     encoder = runtime.place(encoder).eval()
@@ -231,21 +225,19 @@ def clean_accuracy(model, images_uint8, labels, batch, runtime):
     return float(correct) / len(images_uint8)
 
 
-def train_linear(config, data_path, encoder_path, variant, head_path, log_csv, meta_path,
-                 resume_path):
+def train_linear(settings: Mapping, inputs: Mapping, outputs: Mapping, options, resume) -> dict:
     """Clean linear head on the frozen encoder; the best epoch on the validation split is kept."""
-    cifar = config["cifar"]
-    stage = cifar["linear"]
-    runtime = configure(cifar)
+    stage = settings["linear"]
+    runtime = configure(options, settings["bf16"])
     stopwatch = Stopwatch(runtime)
-    seed = derive_seed(config["base_seed"], "cifar", "linear", variant)
+    seed = derive_seed(settings["base_seed"], "cifar", "linear", settings["variant"])
     torch.manual_seed(seed)
     generator = torch_generator(seed, runtime.device)
-    train_x, train_y = load_split(data_path, "train", runtime.device)
-    val_x, val_y = load_split(data_path, "val", runtime.device)
+    train_x, train_y = load_split(inputs["data"], "train", runtime.device)
+    val_x, val_y = load_split(inputs["data"], "val", runtime.device)
     _require_batches(len(train_x), stage["batch"], "cifar.linear.batch")
 
-    encoder = load_encoder(encoder_path, config, variant, runtime)
+    encoder = load_encoder(inputs["encoder"], settings["encoder"], runtime)
     features = runtime.compiled(encoder)
     probe = Classifier(encoder)
     head = runtime.place(probe.head)
@@ -255,7 +247,8 @@ def train_linear(config, data_path, encoder_path, variant, head_path, log_csv, m
 
     def run_epoch(epoch):
         totals = _Totals(runtime.device)
-        for step, index in enumerate(_batches(len(train_x), stage["batch"], generator, runtime.device)):
+        for step, index in enumerate(_batches(len(train_x), stage["batch"], generator,
+                                              runtime.device)):
             images, labels = runtime.images(train_x[index]), train_y[index]
             if stage["augment"]:
                 images = crop_flip(images, generator)
@@ -265,15 +258,16 @@ def train_linear(config, data_path, encoder_path, variant, head_path, log_csv, m
             loss = cross_entropy(logits, labels)
             _descend(loss, optimizer, scheduler, f"{step + 1} of epoch {epoch}")
             totals.add(loss, (logits.argmax(1) == labels).float())
-        val_accuracy = clean_accuracy(probe, val_x, val_y, cifar["evaluation"]["batch"], runtime)
+        val_accuracy = clean_accuracy(probe, val_x, val_y, settings["eval_batch"], runtime)
         best.update(epoch, val_accuracy, head)
         return {**totals.means(), "val_accuracy": val_accuracy, "lr": scheduler.get_last_lr()[0],
                 "images": steps_per_epoch * stage["batch"]}
 
-    rows = _fit(f"linear {variant}", stage["epochs"], run_epoch,
+    rows = _fit(f"linear {settings['variant']}", stage["epochs"], run_epoch,
                 {"head": head, "optimizer": optimizer, "scheduler": scheduler, "best": best},
-                generator, resume_path, fingerprint(config, "linear", variant), stopwatch)
-    save_checkpoint(head_path, best.weights, config, "linear", variant, best_epoch=best.epoch)
-    _finish(rows, log_csv, meta_path, [head_path], config, "linear", variant, seed, stopwatch,
-            best_epoch=best.epoch, best_val_accuracy=best.accuracy)
-    Path(resume_path).unlink(missing_ok=True)
+                generator, resume.path, fingerprint(settings), stopwatch)
+    save_checkpoint(outputs["head"], best.weights, settings, best_epoch=best.epoch)
+    fileio.write_csv(outputs["log_csv"], pd.DataFrame(rows))
+    Path(resume.path).unlink(missing_ok=True)
+    return {"seeds": {"seed": seed}, "timing": stopwatch.summary(), "best_epoch": best.epoch,
+            "best_val_accuracy": best.accuracy}

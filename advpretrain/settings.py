@@ -1,0 +1,279 @@
+"""What each stage reads: its settings, built from the validated config by one function per rule.
+
+A rule passes ``settings.<rule>(config, wildcards...)`` as its ``settings`` param and its script
+hands exactly that mapping to the stage function (``workflow.run``), which reads nothing else of
+the config. Snakemake reruns a job when its params change, so a config change reruns exactly the
+jobs whose settings it changes. The test suite checks, on the whole test DAG, that every stage
+reads all of its settings (``canonical.Recorder``): none is carried for nothing.
+
+Settings are canonical dicts (sorted keys). A stage that builds on another stage's output gets the
+fingerprint of that stage's settings (``model``, ``encoder``, ``head``) and refuses a file made
+with others. What only says where files are or how to run (the CIFAR-10 archive's location,
+device, torch.compile, resume states) travels as ``untracked`` params: Snakemake cannot
+represent them, so they never trigger a rerun; they are recorded in the job's log.
+
+This module imports no torch: the Snakefile imports it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import SimpleNamespace
+from typing import Any
+
+from .canonical import canonical, fingerprint
+from .cifar.variants import VARIANTS as CIFAR_VARIANTS
+
+# Pair-attack study (beyond the paper): contrastive jobs whose training attack hits one pair type
+# only; they start from the main contrastive job's initialisation and minibatches (same seed).
+PAIR_ATTACK_TASKS = {"contrastive_attack_similar": "similar",
+                     "contrastive_attack_dissimilar": "dissimilar"}
+CONTRASTIVE_TASKS = ("contrastive", *PAIR_ATTACK_TASKS)
+PRETRAIN_TASKS = ("supervised", *CONTRASTIVE_TASKS)
+# Activations that read the threshold e (advpretrain.networks.ACTIVATIONS).
+THRESHOLDED = ("gate", "relu", "symmetric_relu")
+
+
+def untracked(**values: Any) -> SimpleNamespace:
+    """Params that must not trigger reruns (Snakemake ignores values it cannot represent)."""
+    return SimpleNamespace(**values)
+
+
+# ---------------------------------------------------------------- variants of a job
+
+
+def variant_table(sim: Mapping) -> list[dict]:
+    """Supervised pre-training variants (name, norm, eps): the configured ones, then the sweep."""
+    table = [{"variant": name, **spec} for name, spec in sim["pretrain_variants"].items()]
+    sweep = sim["eps_sweep"]
+    table += [{"variant": f"sweep_{sweep['norm']}_{eps:g}", "norm": sweep["norm"], "eps": eps}
+              for eps in sweep["values"]]
+    return table
+
+
+def contrastive_variants(sim: Mapping, task: str) -> list[dict]:
+    """Variants of a contrastive job: the main ones, or for a pair-attack study task the listed
+    adversarial ones with the training attack on one pair type only."""
+    section = sim["contrastive"]
+    table = [{"variant": name, **spec, "members": section["members"]}
+             for name, spec in section["variants"].items()]
+    if task in PAIR_ATTACK_TASKS:
+        table = [{**v, "pairs": PAIR_ATTACK_TASKS[task]} for v in table
+                 if v["variant"] in section["pair_attack_study"]]
+    return table
+
+
+def job_variants(sim: Mapping, task: str, activation: str) -> list[dict]:
+    """Variants one pre-training job trains: all of them for the main activation, the activation
+    study's subset for the other activations."""
+    table = contrastive_variants(sim, task) if task in CONTRASTIVE_TASKS else variant_table(sim)
+    if activation == sim["network"]["activation"]:
+        return table
+    keep = sim["activation_study"]["variants"]
+    return [v for v in table if v["variant"] in keep]
+
+
+def objective(task: str) -> str:
+    """The loss a pre-training task minimises: "supervised" or "contrastive"."""
+    return "contrastive" if task in CONTRASTIVE_TASKS else "supervised"
+
+
+def architecture(sim: Mapping, activation: str, task_objective: str) -> dict:
+    """Network shape and activation (threshold and score scale only where they are used)."""
+    net = sim["network"]
+    arch = {"d": sim["data"]["d"], "hidden": net["hidden"], "init_scale": net["init_scale"],
+            "activation": activation}
+    if activation in THRESHOLDED:
+        arch["threshold"] = net["threshold"]
+    if task_objective == "contrastive":
+        arch["score_scale"] = net["score_scale"]
+    return arch
+
+
+def _evaluation(sim: Mapping, *keys: str) -> dict:
+    return {key: sim["evaluation"][key] for key in ("attacks", "pgd_steps", "eps_grid", *keys)}
+
+
+def _heads(sim: Mapping) -> dict:
+    down = sim["downstream"]
+    return {"steps": down["steps"], "batch": down["batch"], "lr": down["lr"],
+            "log_every": sim["training"]["log_every"]}
+
+
+# ---------------------------------------------------------------- simulation stages
+
+
+def sparse_coding_data(config: Mapping, seed_index: int) -> dict:
+    return canonical({"base_seed": config["base_seed"], "seed_index": int(seed_index),
+                      "data": config["simulation"]["data"]})
+
+
+def pretrain(config: Mapping, task: str, activation: str) -> dict:
+    sim = config["simulation"]
+    training = {key: value for key, value in sim["training"].items() if key != "resume_every"}
+    settings = {
+        "base_seed": config["base_seed"], "task": task, "objective": objective(task),
+        "seed_task": "contrastive" if task in PAIR_ATTACK_TASKS else task,
+        "n_seeds": sim["seeds"], "architecture": architecture(sim, activation, objective(task)),
+        "training": training, "variants": job_variants(sim, task, activation),
+    }
+    if objective(task) == "contrastive":
+        settings["track_eps"] = sim["contrastive"]["track_eps"]
+    return canonical(settings)
+
+
+def pretrain_resume(config: Mapping, path: str) -> SimpleNamespace:
+    return untracked(path=path, every=config["simulation"]["training"]["resume_every"])
+
+
+def _model(config: Mapping, task: str, activation: str) -> dict:
+    """What a stage that reads a pre-trained model gets: its fingerprint, variants, seeds."""
+    return {"base_seed": config["base_seed"], "task": task,
+            "model": fingerprint(pretrain(config, task, activation)),
+            "variants": job_variants(config["simulation"], task, activation)}
+
+
+def evaluate_pretrained(config: Mapping, task: str, activation: str) -> dict:
+    sim = config["simulation"]
+    return canonical({**_model(config, task, activation), "objective": objective(task),
+                      "evaluation": _evaluation(sim, "dead_relative_norm", "heatmap_seed")})
+
+
+def evaluate_pair_loss(config: Mapping, task: str, activation: str) -> dict:
+    return canonical({**_model(config, task, activation),
+                      "evaluation": _evaluation(config["simulation"])})
+
+
+def pair_attack_study(config: Mapping) -> dict:
+    sim = config["simulation"]
+    contrastive = sim["contrastive"]
+    clean = [name for name, spec in contrastive["variants"].items() if spec["eps"] == 0]
+    return canonical({"reference_attack": sim["evaluation"]["reference_attack"],
+                      "variants": clean + list(contrastive["pair_attack_study"]),
+                      "study_tasks": PAIR_ATTACK_TASKS})
+
+
+def downstream(config: Mapping, task: str, activation: str) -> dict:
+    sim = config["simulation"]
+    return canonical({**_model(config, task, activation), "heads": _heads(sim),
+                      "evaluation": _evaluation(sim, "dead_relative_norm")})
+
+
+def downstream_baselines(config: Mapping, activation: str) -> dict:
+    sim = config["simulation"]
+    down = sim["downstream"]
+    e2e = down["end_to_end"]
+    return canonical({
+        "base_seed": config["base_seed"],
+        "architecture": architecture(sim, activation, "supervised"),
+        "purified_scale": down["purified_scale"], "heads": _heads(sim),
+        "evaluation": _evaluation(sim, "dead_relative_norm"),
+        "end_to_end": {"attack": sim["pretrain_variants"][e2e["variant"]], "steps": e2e["steps"],
+                       "lr": e2e["lr"], "attack_steps": sim["training"]["attack_steps"]},
+    })
+
+
+def downstream_blend(config: Mapping, activation: str) -> dict:
+    sim = config["simulation"]
+    model = _model(config, "supervised", activation)
+    return canonical({"base_seed": config["base_seed"], "model": model["model"],
+                      "base_variant": config["claims"]["clean_variant"],
+                      "blend": sim["downstream"]["blend"], "heads": _heads(sim),
+                      "evaluation": _evaluation(sim, "dead_relative_norm")})
+
+
+def claims(config: Mapping) -> dict:
+    return canonical({"base_seed": config["base_seed"], "claims": config["claims"],
+                      "reference_attack": config["simulation"]["evaluation"]["reference_attack"]})
+
+
+# ---------------------------------------------------------------- figures
+
+
+def figure(config: Mapping, name: str) -> dict:
+    """A figure's plot function ("module.function") and what it reads of the config."""
+    sim = config["simulation"]
+    main = list(sim["pretrain_variants"])
+    contrastive = list(sim["contrastive"]["variants"])
+    reference = {"reference_attack": sim["evaluation"]["reference_attack"]}
+    figures = {
+        "purity_distribution": {"plot": "plotting.purity_distribution",
+                                "variants": list(dict.fromkeys(main + contrastive)),
+                                "d": sim["data"]["d"]},
+        "coefficient_heatmaps": {"plot": "plotting.coefficient_heatmaps",
+                                 "variants": list(dict.fromkeys(main + contrastive))},
+        "robustness_curves": {"plot": "plotting.robustness_curves", "variants": main},
+        "eps_sweep": {"plot": "plotting.eps_sweep", "sweep_norm": sim["eps_sweep"]["norm"],
+                      **reference},
+        "contrastive_pair_loss": {"plot": "contrastive_figures.pair_loss_curves",
+                                  "variants": contrastive},
+        "contrastive_pair_loss_training": {
+            "plot": "contrastive_figures.pair_loss_training_curves", "variants": contrastive},
+        "contrastive_pair_attack": {"plot": "contrastive_figures.pair_attack_figure",
+                                    "variants": contrastive, **reference},
+        "downstream_accuracy": {"plot": "downstream_figures.downstream_accuracy",
+                                "variants": main},
+        "downstream_purification": {"plot": "downstream_figures.purification_study",
+                                    **reference},
+        "activation_study": {"plot": "downstream_figures.activation_study",
+                             "variants": sim["activation_study"]["variants"], **reference},
+    }
+    return canonical(figures[name])
+
+
+def notebook(config: Mapping) -> dict:
+    return canonical({"activation": config["simulation"]["network"]["activation"]})
+
+
+# ---------------------------------------------------------------- CIFAR-10
+
+
+def cifar_data(config: Mapping) -> dict:
+    data = config["cifar"]["data"]
+    return canonical({"base_seed": config["base_seed"], "archive_md5": data["archive_md5"],
+                      "validation_size": data["validation_size"]})
+
+
+def cifar_source(config: Mapping) -> SimpleNamespace:
+    """Where the archive is and whether it may be downloaded: not a setting."""
+    data = config["cifar"]["data"]
+    return untracked(root=data["root"], url=data["url"], download=data["download"])
+
+
+def cifar_options(config: Mapping) -> SimpleNamespace:
+    """Device and speed options (cifar.runtime less bf16): not settings."""
+    runtime = config["cifar"]["runtime"]
+    return untracked(**{key: runtime[key]
+                        for key in ("device", "channels_last", "compile", "deterministic")})
+
+
+def cifar_pretrain(config: Mapping, variant: str) -> dict:
+    cifar = config["cifar"]
+    task, adversarial = CIFAR_VARIANTS[variant]
+    settings = {"base_seed": config["base_seed"], "variant": variant, "task": task,
+                "adversarial": adversarial, "width": cifar["model"]["width"],
+                "recipe": cifar[task], "bf16": cifar["runtime"]["bf16"]}
+    if adversarial:
+        settings["train_attack"] = cifar["train_attack"]
+    return canonical(settings)
+
+
+def cifar_linear(config: Mapping, variant: str) -> dict:
+    cifar = config["cifar"]
+    return canonical({"base_seed": config["base_seed"], "variant": variant,
+                      "encoder": fingerprint(cifar_pretrain(config, variant)),
+                      "linear": cifar["linear"], "eval_batch": cifar["evaluation"]["batch"],
+                      "bf16": cifar["runtime"]["bf16"]})
+
+
+def cifar_evaluate(config: Mapping, variant: str) -> dict:
+    return canonical({"base_seed": config["base_seed"], "variant": variant,
+                      "encoder": fingerprint(cifar_pretrain(config, variant)),
+                      "head": fingerprint(cifar_linear(config, variant)),
+                      "evaluation": config["cifar"]["evaluation"]})
+
+
+def cifar_report(config: Mapping) -> dict:
+    return canonical({"variants": [
+        {"variant": name, "task": CIFAR_VARIANTS[name][0], "adversarial": CIFAR_VARIANTS[name][1]}
+        for name in config["cifar"]["variants"]]})

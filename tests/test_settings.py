@@ -1,0 +1,111 @@
+"""Settings per stage, the read recorder, and code inputs from the package's import graph."""
+
+from __future__ import annotations
+
+import pytest
+
+from advpretrain import settings
+from advpretrain.canonical import Recorder, canonical, fingerprint, plain, unrecorded
+from advpretrain.workflow import RESULT_NEUTRAL, code_inputs, dependencies, import_graph
+from conftest import REPO
+
+
+def test_recorder_notes_values_read_and_finds_the_rest():
+    view = Recorder({"a": 1, "b": {"c": [1, 2], "d": 3}, "e": {}})
+    assert view["a"] == 1 and view["b"]["c"] == [1, 2]
+    assert "d" in view["b"] and list(view["b"]) == ["c", "d"]  # neither reads a value
+    assert view.unread() == {("b", "d"), ("e",)}
+    assert view["e"] == {} and view.unread() == {("b", "d")}
+    plain(view["b"])  # a stage that takes a whole section reads all of it
+    assert view.unread() == set()
+
+
+def test_provenance_and_fingerprints_are_not_reads():
+    view = Recorder({"a": 1, "b": {"c": 2}})
+    assert unrecorded(view) == {"a": 1, "b": {"c": 2}}
+    assert fingerprint(view) == fingerprint({"b": {"c": 2}, "a": 1})
+    assert view.unread() == {("a",), ("b", "c")}
+
+
+def test_canonical_sorts_keys_at_every_level():
+    value = canonical({"b": {"y": 1, "x": (2, {"q": 0, "p": 1})}, "a": 0})
+    assert repr(value) == "{'a': 0, 'b': {'x': [2, {'p': 1, 'q': 0}], 'y': 1}}"
+
+
+def test_key_order_of_the_config_does_not_change_settings(test_config):
+    reordered = {key: test_config[key] for key in reversed(list(test_config))}
+    reordered["simulation"] = dict(reversed(list(test_config["simulation"].items())))
+    assert repr(settings.pretrain(reordered, "supervised", "gate")) == repr(
+        settings.pretrain(test_config, "supervised", "gate"))
+
+
+def test_stage_settings_hold_what_the_stage_reads(test_config):
+    """The issue's examples: settings the stages read, and no more."""
+    baselines = settings.downstream_baselines(test_config, "gate")
+    assert baselines["end_to_end"]["attack_steps"] == \
+        test_config["simulation"]["training"]["attack_steps"]
+    assert baselines["heads"]["log_every"] == test_config["simulation"]["training"]["log_every"]
+    blend = settings.downstream_blend(test_config, "gate")
+    assert blend["base_variant"] == test_config["claims"]["clean_variant"]
+    supervised = settings.pretrain(test_config, "supervised", "gate")
+    assert "track_eps" not in supervised and "score_scale" not in supervised["architecture"]
+    assert "resume_every" not in supervised["training"]  # where to resume is no setting
+    contrastive = settings.pretrain(test_config, "contrastive", "gate")
+    assert contrastive["track_eps"] == test_config["simulation"]["contrastive"]["track_eps"]
+    tanh = settings.pretrain(test_config, "supervised", "tanh")
+    assert "threshold" not in tanh["architecture"]  # tanh does not read e
+
+
+def test_downstream_stages_carry_the_fingerprint_of_their_model(test_config):
+    model = fingerprint(settings.pretrain(test_config, "contrastive", "gate"))
+    assert settings.downstream(test_config, "contrastive", "gate")["model"] == model
+    assert settings.evaluate_pair_loss(test_config, "contrastive", "gate")["model"] == model
+    encoder = fingerprint(settings.cifar_pretrain(test_config, "supervised_clean"))
+    assert settings.cifar_evaluate(test_config, "supervised_clean")["encoder"] == encoder
+
+
+def test_pair_attack_tasks_share_the_contrastive_seed(test_config):
+    section = test_config["simulation"]["contrastive"]
+    for task, pairs in settings.PAIR_ATTACK_TASKS.items():
+        job = settings.pretrain(test_config, task, "gate")
+        assert job["seed_task"] == "contrastive" and job["objective"] == "contrastive"
+        assert [v["variant"] for v in job["variants"]] == section["pair_attack_study"]
+        assert {v["pairs"] for v in job["variants"]} == {pairs}
+
+
+def test_the_package_has_no_import_cycle():
+    graph = import_graph()
+    state = {}
+
+    def visit(module, path):
+        state[module] = "open"
+        for name in graph.get(module, ()):
+            if state.get(name) == "open":
+                pytest.fail("import cycle: " + " -> ".join([*path, module, name]))
+            if name not in state:
+                visit(name, [*path, module])
+        state[module] = "done"
+
+    for module in graph:
+        if module not in state:
+            visit(module, [])
+
+
+def test_code_inputs_follow_imports_and_skip_neutral_modules():
+    pretrain = code_inputs(REPO / "scripts" / "pretrain.py")
+    names = {path.split("advpretrain/")[-1] for path in pretrain}
+    assert {"simulation.py", "training.py", "evaluation/attacks.py", "tasks.py",
+            "__init__.py", "evaluation/__init__.py"} <= names
+    assert not {"progress.py", "workflow.py", "errors.py", "plotting.py"} & names
+    assert "advpretrain.progress" in RESULT_NEUTRAL
+    figure = code_inputs(REPO / "scripts" / "figure.py", "advpretrain.downstream_figures")
+    assert any(path.endswith("downstream_figures.py") for path in figure)
+    assert "advpretrain.simulation" not in dependencies(["advpretrain.plotting"])
+
+
+def test_settings_module_needs_no_torch():
+    """The Snakefile imports settings, workflow and config: they must not pull in torch."""
+    for module in ("advpretrain.settings", "advpretrain.workflow", "advpretrain.config"):
+        assert "advpretrain.networks" not in dependencies([module])
+        source = (REPO / (module.replace(".", "/") + ".py")).read_text()
+        assert "\nimport torch" not in source
