@@ -3,20 +3,36 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell sha256sum requirements.lock | cut -c1-16)
+# Everything `make setup` installs from: a change to any of them re-installs.
+SETUP_INPUTS := requirements/dev.lock requirements/job.lock requirements/nodeps.txt pyproject.toml
+STAMP := $(VENV)/.installed-$(shell cat $(SETUP_INPUTS) | sha256sum | cut -c1-16)
 CORES ?= all
 SNAKEMAKE := $(BIN)/snakemake --cores $(CORES)
 
-.PHONY: setup reproduce simulations test figures dry-run lint report notebooks docs
+.PHONY: setup lock reproduce simulations test figures dry-run lint report notebooks docs
 
 
 setup: $(STAMP)
 
-$(STAMP): requirements.lock
+# .venv: the dev lock (job packages + Snakemake, tests, linters), then torchattacks without its
+# stale pins (requirements/nodeps.txt), then this package, editable, without dependencies, built
+# by the locked setuptools. The editable install is a .pth file that puts the checkout on sys.path
+# (pyproject.toml, [tool.setuptools]), so Snakemake's script preamble hands it on to jobs running
+# in the conda env (envs/workflow.yaml); the last line checks that from another directory.
+$(STAMP): $(SETUP_INPUTS)
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required (the lock is for CPython 3.11); set PYTHON=python3.11"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade-strategy only-if-needed -r requirements.lock
+	$(BIN)/python -m pip install --quiet -r requirements/dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements/nodeps.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation \
+		--config-settings editable_mode=lenient -e .
+	cd / && $(CURDIR)/$(BIN)/python -c 'import sys; assert "$(CURDIR)" in sys.path, "the editable install did not put $(CURDIR) on sys.path"'
 	rm -f $(VENV)/.installed-* && touch $@
+
+# requirements/{dev,job}.lock from requirements/{dev,job}.in, then envs/{workflow,dev}.yaml from
+# the locks; only pip (tools/lock.py). Commit the results; the next `make` re-installs .venv.
+lock:
+	$(PYTHON) tools/lock.py
 
 reproduce: setup
 	$(SNAKEMAKE)

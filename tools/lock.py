@@ -1,0 +1,218 @@
+"""Regenerate the locks and the conda env files from requirements/*.in (`make lock`).
+
+    python3.11 tools/lock.py             # resolve both locks, then write the env files
+    python3.11 tools/lock.py --envs-only # only rewrite envs/*.yaml from the current locks
+
+Nothing but pip: a scratch virtual environment (this interpreter's bundled pip) runs
+`pip install --dry-run --ignore-installed --quiet --report` on requirements/dev.in; the report's
+list of what would be installed becomes requirements/dev.lock (one `name==version` a line, names
+normalised, sorted). requirements/job.in is then resolved with dev.lock as constraints, so the
+two locks agree on every package they share. A pin written with `===` in an .in file (torch)
+keeps `===` in the locks: pip then takes the registry build and never a local `+cpu` wheel from
+a find-links folder. Same inputs, same lock text, apart from what the registry serves.
+
+Finally envs/workflow.yaml (the jobs' conda env, from job.lock) and envs/dev.yaml (the driver's,
+from dev.lock) are written with every pin spelled out: Snakemake hashes only the yaml, so a lock
+change must change the yaml to rebuild the env.
+
+This is a developer tool: it must not import advpretrain, and needs only the standard library.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+REQUIREMENTS = ROOT / "requirements"
+ENVS = ROOT / "envs"
+PYTHON_CONDA = "3.11.7"  # the conda envs' interpreter; .venv takes whatever 3.11 `make setup` has
+# Packages installed with --no-deps after dev.lock; they must never enter a lock.
+NODEPS = REQUIREMENTS / "nodeps.txt"
+# pip warns once per local index that lacks a project; noise, not a problem.
+PIP_NOISE = re.compile(r"^WARNING: Location '.*' is ignored: it is neither a file nor a directory")
+REQUIREMENT = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(===|==)\s*([^\s;#]+)\s*$")
+
+
+def canonical(name: str) -> str:
+    """PEP 503 normalised project name."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def read_requirements(path: Path) -> dict[str, tuple[str, str]]:
+    """{name: (operator, version)} of an .in / .lock / .txt file, following `-r` includes.
+
+    Only exact pins (`==`, `===`) and bare names (operator and version empty) are allowed.
+    """
+    pins: dict[str, tuple[str, str]] = {}
+    for raw in path.read_text().splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if line.startswith(("-r ", "--requirement ")):
+            pins.update(read_requirements(path.parent / line.split(None, 1)[1]))
+            continue
+        match = REQUIREMENT.match(line)
+        if match:
+            pins[canonical(match[1])] = (match[2], match[3])
+        elif re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", line):
+            pins[canonical(line)] = ("", "")
+        else:
+            raise SystemExit(f"{path}: cannot read {raw!r} (only `name`, `name==v`, `name===v`)")
+    return pins
+
+
+def pip_version(python: Path) -> str:
+    out = subprocess.run([str(python), "-m", "pip", "--version"], capture_output=True, text=True,
+                         check=True).stdout
+    return out.split()[1]
+
+
+def resolve(python: Path, infile: Path, report: Path, constraints: Path | None = None) -> dict:
+    """pip's installation report for `infile` (nothing is installed)."""
+    command = [str(python), "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
+               "--report", str(report), "-r", str(infile)]
+    if constraints is not None:
+        command += ["-c", str(constraints)]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=infile.parent)
+    messages = [line for line in (done.stdout + done.stderr).splitlines()
+                if line.strip() and not PIP_NOISE.match(line)]
+    if done.returncode != 0:
+        name = infile.relative_to(ROOT)
+        raise SystemExit(f"pip could not resolve {name}:\n" + "\n".join(messages))
+    for line in messages:
+        print(f"  pip: {line}", file=sys.stderr)
+    return json.loads(report.read_text())
+
+
+def pins_from_report(report: dict, infile: Path) -> dict[str, tuple[str, str]]:
+    """{name: (operator, version)} of everything pip would install; `===` where the .in says so."""
+    wanted = read_requirements(infile)
+    pins = {}
+    for item in report["install"]:
+        name, version = canonical(item["metadata"]["name"]), item["metadata"]["version"]
+        operator, pinned = wanted.get(name, ("==", ""))
+        if operator == "===" and version != pinned:
+            raise SystemExit(f"{name}: pip chose {version}, not {pinned} (a local build?)")
+        pins[name] = (operator or "==", version)
+    for name, (_, version) in wanted.items():
+        if name not in pins:
+            raise SystemExit(f"{name} from {infile.name} is missing from pip's report")
+        if version and pins[name][1] != version:
+            raise SystemExit(f"{name}: pip chose {pins[name][1]}, {infile.name} pins {version}")
+    excluded = set(read_requirements(NODEPS))
+    if excluded & set(pins):
+        raise SystemExit(f"{sorted(excluded & set(pins))} belong in {NODEPS.name}, not in a lock")
+    return dict(sorted(pins.items()))
+
+
+def pin_lines(pins: dict[str, tuple[str, str]]) -> list[str]:
+    return [f"{name}{operator}{version}" for name, (operator, version) in pins.items()]
+
+
+def lock_text(name: str, pins: dict[str, tuple[str, str]], how: str) -> str:
+    header = [
+        f"# Exact pins of every package, generated from requirements/{name}.in by `make lock`.",
+        "# Do not edit by hand. CPython 3.11, Linux x86_64; tools/lock.py ran",
+        f"# {how}.",
+        "# torch uses === so that pip takes the registry build (works with torchvision), not a",
+        "# local +cpu wheel.",
+    ]
+    return "\n".join(header + pin_lines(pins)) + "\n"
+
+
+def read_lock(path: Path) -> dict[str, tuple[str, str]]:
+    return dict(sorted(read_requirements(path).items()))
+
+
+JOB_ENV_HEADER = """\
+# GENERATED by `make lock` (tools/lock.py) from requirements/job.lock: do not edit by hand.
+# The conda environment of every rule's job (`snakemake --sw-deployment-method conda`): Python and
+# exactly the pins of requirements/job.lock, written out (no `-r` path: Snakemake copies this file
+# into .snakemake/conda/ and hashes only its text, so a lock change must change this file).
+#
+# What a job in this env relies on besides these packages: Snakemake's `script:` preamble appends
+# the driver's sys.path (snakemake.common.get_snakemake_searchpaths(): the driver's site-packages
+# and, through the .pth file of `make setup`'s editable install, the repository root) to the job's
+# sys.path. So `snakemake` itself (needed to unpickle the job's `snakemake` object) and
+# `advpretrain` come from the driver, which must therefore be the same Python minor version (3.11)
+# and be reachable from the node running the job. Packages found in this env come first.
+# Not built in CI: conda-forge cannot be reached there.
+"""
+
+DEV_ENV_HEADER = """\
+# GENERATED by `make lock` (tools/lock.py) from requirements/dev.lock: do not edit by hand.
+# The driver environment (Snakemake, the SLURM executor, tests, linters and every job package) for
+# those who prefer conda to `make setup`'s .venv:
+#     conda env create -n advpretrain-dev -f envs/dev.yaml
+#     conda run -n advpretrain-dev pip install --no-deps -r requirements/nodeps.txt
+#     conda run -n advpretrain-dev pip install --no-deps --no-build-isolation -e .
+# requirements/nodeps.txt (torchattacks, a test-time cross-check whose stale pins would pull an
+# old `requests`) is left out of this file: a conda pip section cannot say --no-deps. Hence the
+# second command, for the test suite and anything else that imports torchattacks.
+# Not built in CI: conda-forge cannot be reached there.
+"""
+
+
+def env_text(header: str, pins: dict[str, tuple[str, str]]) -> str:
+    lines = [header.rstrip("\n"), "channels:", "  - conda-forge",
+             "  - nodefaults", "dependencies:", f"  - python={PYTHON_CONDA}", "  - pip", "  - pip:"]
+    lines += [f"      - {line}" for line in pin_lines(pins)]
+    return "\n".join(lines) + "\n"
+
+
+def write(path: Path, text: str) -> None:
+    old = path.read_text() if path.exists() else None
+    if old != text:
+        path.write_text(text)
+    print(f"{path.relative_to(ROOT)}: {'unchanged' if old == text else 'written'}")
+
+
+def write_envs() -> None:
+    write(ENVS / "workflow.yaml", env_text(JOB_ENV_HEADER, read_lock(REQUIREMENTS / "job.lock")))
+    write(ENVS / "dev.yaml", env_text(DEV_ENV_HEADER, read_lock(REQUIREMENTS / "dev.lock")))
+
+
+def lock() -> None:
+    with tempfile.TemporaryDirectory(prefix="advpretrain-lock-") as scratch:
+        scratch = Path(scratch)
+        venv.create(scratch / "venv", with_pip=True)
+        python = scratch / "venv" / "bin" / "python"
+        how = f"pip {pip_version(python)} install --dry-run --ignore-installed --report"
+
+        dev = pins_from_report(resolve(python, REQUIREMENTS / "dev.in", scratch / "dev.json"),
+                               REQUIREMENTS / "dev.in")
+        constraints = scratch / "dev-constraints.txt"
+        constraints.write_text("\n".join(pin_lines(dev)) + "\n")
+        job = pins_from_report(resolve(python, REQUIREMENTS / "job.in", scratch / "job.json",
+                                       constraints), REQUIREMENTS / "job.in")
+        differ = {name for name in job if job[name] != dev.get(name)}
+        if differ:
+            raise SystemExit(f"job.lock and dev.lock disagree on {sorted(differ)}")
+
+    write(REQUIREMENTS / "dev.lock", lock_text("dev", dev, how + " -r dev.in"))
+    write(REQUIREMENTS / "job.lock", lock_text("job", job, how + " -r job.in -c <dev.lock>"))
+    print(f"dev.lock: {len(dev)} packages, job.lock: {len(job)} packages")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--envs-only", action="store_true",
+                        help="only rewrite envs/*.yaml from the current locks (no network)")
+    args = parser.parse_args(argv)
+    if sys.version_info[:2] != (3, 11):
+        raise SystemExit("the locks are for CPython 3.11: run tools/lock.py with python3.11")
+    if not args.envs_only:
+        lock()
+    write_envs()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
