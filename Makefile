@@ -38,20 +38,26 @@ reproduce: setup
 	$(SNAKEMAKE)
 
 # The simulations (C1-C5), their figures and the claims table; no CIFAR-10, no GPU needed.
+CPU_ONLY := --configfile config/config.yaml config/cpu_only.yaml
 simulations: setup
-	$(SNAKEMAKE) export_figures results/claims.csv --configfile config/config.yaml config/cpu_only.yaml
+	$(SNAKEMAKE) $(CPU_ONLY)
 
+# Staged: lint and dry runs (seconds), then unit tests, then the workflow tests (minutes); a
+# stage that fails stops the rest.
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m lint
+	$(BIN)/python -m pytest -m "not lint and not workflow and not slurm"
+	$(BIN)/python -m pytest -m "workflow or slurm"
 
+# After changing a plot: the figures and the claims table (only what changed reruns).
 figures: setup
-	$(SNAKEMAKE) export_figures
+	$(SNAKEMAKE) export_figures results/claims.csv $(CPU_ONLY)
 
 dry-run: setup
 	$(SNAKEMAKE) --dry-run
 
 lint: setup
-	$(BIN)/snakemake --lint
+	$(BIN)/python -m pytest -m lint
 
 # results/report.html: every figure and table with its caption (report/); runs what is missing.
 report: setup

@@ -57,7 +57,8 @@ def _contrastive_errors(section):
             yield ("simulation.contrastive.pair_attack_study",
                    f"{name!r} is not in simulation.contrastive.variants {sorted(variants)}")
         elif variants[name]["eps"] <= 0:
-            yield "simulation.contrastive.pair_attack_study", f"{name!r} has eps 0 (not adversarial)"
+            yield ("simulation.contrastive.pair_attack_study",
+                   f"{name!r} has eps 0 (not adversarial)")
 
 
 def _downstream_errors(sim):
@@ -67,7 +68,8 @@ def _downstream_errors(sim):
         yield ("simulation.downstream.end_to_end.variant",
                f"{end_to_end!r} is not in simulation.pretrain_variants {sorted(variants)}")
     elif variants[end_to_end]["eps"] <= 0:
-        yield "simulation.downstream.end_to_end.variant", f"{end_to_end!r} has eps 0 (not adversarial)"
+        yield ("simulation.downstream.end_to_end.variant",
+               f"{end_to_end!r} has eps 0 (not adversarial)")
     unknown = [v for v in sim["activation_study"]["variants"] if v not in variants]
     if unknown:
         yield ("simulation.activation_study.variants",
@@ -79,7 +81,8 @@ def _claims_errors(claims, sim):
     for key, adversarial in (("clean_variant", False), ("adversarial_variant", True)):
         name = claims[key]
         if name not in variants:
-            yield f"claims.{key}", f"{name!r} is not in simulation.pretrain_variants {sorted(variants)}"
+            yield (f"claims.{key}",
+                   f"{name!r} is not in simulation.pretrain_variants {sorted(variants)}")
         elif (variants[name]["eps"] > 0) != adversarial:
             yield f"claims.{key}", f"{name!r} has eps {variants[name]['eps']}"
         elif name not in sim["activation_study"]["variants"]:
@@ -98,8 +101,8 @@ def _cifar_errors(cifar):
 def validate_config(config):
     """Raise ConfigError listing every invalid key; return the config unchanged otherwise."""
     validator = jsonschema.Draft202012Validator(load_schema())
-    problems = [f"config key {_key(error.absolute_path)}: {error.message}"
-                for error in sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))]
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
+    problems = [f"config key {_key(error.absolute_path)}: {error.message}" for error in errors]
     if not problems:
         problems = [f"config key {key}: {message}" for key, message in _semantic_errors(config)]
     if problems:

@@ -4,15 +4,13 @@ The contrastive networks are trained and evaluated by the shared stages of ``sim
 the contrastive task; this module adds what is specific to pairs: the loss and accuracy split
 into similar (Y=+1) and dissimilar (Y=-1) pairs over the eps grid after training
 (``pair_loss.csv``) and at fixed FGM budgets during training (``pair_loss_training.csv``, from
-the training log), and the pair-attack study (beyond the paper, its open question 3): training
-attacks on the similar pairs only or on the dissimilar pairs only.
+the training log). The pair-attack study's table is ``pair_attack``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-import numpy as np
 import pandas as pd
 
 from . import fileio
@@ -20,11 +18,8 @@ from .canonical import plain
 from .seeding import derive_seed, torch_generator
 from .simulation import attack_frame, load_networks
 from .sparse_coding import load_data
-from .tables import at_attack, label_columns, read_csvs
+from .tables import label_columns
 from .tasks import TASKS
-
-ATTACKED_PAIRS = ["none", "all", "similar", "dissimilar"]  # the pair-attack study's x axis
-NODE_MEASURES = ["purity", "participation_ratio", "feature_count", "dead_share"]
 
 
 def loss_increase(frame: pd.DataFrame, by: tuple = ()) -> pd.DataFrame:
@@ -67,30 +62,3 @@ def training_frame(log: pd.DataFrame, variants: list[dict], n_seeds: int, fixed:
                "loss_increase"]
     return frame[columns].sort_values(["variant", "seed", "norm", "pair_type", "step", "eps"],
                                       kind="stable").reset_index(drop=True)
-
-
-def attacked_pairs(frame: pd.DataFrame, study_tasks: Mapping[str, str]) -> np.ndarray:
-    """Which pairs the training attack hit: none (clean), all, similar or dissimilar."""
-    study = frame["task"].map(study_tasks)
-    main = pd.Series(np.where(frame["train_eps"] > 0, "all", "none"), index=frame.index)
-    return study.fillna(main).to_numpy()
-
-
-def pair_attack_study(settings: Mapping, inputs: Mapping, outputs: Mapping) -> None:
-    """One tidy CSV of the pair-attack study: node measures, clean loss and loss increase under
-    the reference attack per pair type, for clean training, attacks on all pairs, on the similar
-    pairs only and on the dissimilar pairs only (same initialisation and minibatches)."""
-    summary = read_csvs(inputs["summary"])
-    summary = summary[summary["measure"].isin(NODE_MEASURES)]
-    pairs = read_csvs(inputs["pair_loss"])
-    keys = ["task", "activation", "variant", "train_norm", "train_eps", "seed"]
-    attacked = at_attack(pairs, settings["reference_attack"])
-    attacked = attacked.assign(measure="loss_increase_" + attacked["pair_type"],
-                               value=attacked["loss_increase"])
-    clean = pairs[pairs["eps"] == 0].drop_duplicates([*keys, "pair_type"])
-    clean = clean.assign(measure="clean_loss_" + clean["pair_type"], value=clean["loss"])
-    frame = pd.concat([summary, attacked[[*keys, "measure", "value"]],
-                       clean[[*keys, "measure", "value"]]], ignore_index=True)
-    frame = frame[frame["variant"].isin(settings["variants"])]
-    frame.insert(2, "attacked_pairs", attacked_pairs(frame, settings["study_tasks"]))
-    fileio.write_csv(outputs["csv"], frame.reset_index(drop=True))

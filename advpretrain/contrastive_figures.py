@@ -4,12 +4,11 @@ Registered in FIGURES by rules/contrastive.smk; the purity distributions and hea
 contrastive networks are drawn by plotting.purity_distribution / coefficient_heatmaps.
 """
 
+from .pair_attack import ATTACKED_PAIRS
 from .plotting import main_variants, save, sns
 from .tables import attack_label, read_csvs
 
-# As in advpretrain/tasks.py and contrastive.py (not imported: figures need no torch).
-PAIR_TYPES = ["similar", "dissimilar"]
-ATTACKED_PAIRS = ["none", "all", "similar", "dissimilar"]
+PAIR_TYPES = ["similar", "dissimilar"]  # as in advpretrain/tasks.py, which needs torch
 
 
 def pair_loss_curves(inputs, settings, stem):

@@ -34,8 +34,14 @@ from .canonical import plain
 from .measures import feature_coefficients, node_measures
 from .networks import TwoLayerNets, seed_of_network
 from .seeding import derive_seed, torch_generator
-from .simulation import (activation_of, attack_frame, initial_networks, job_adversary,
-                         load_networks, minibatch_sampler)
+from .simulation import (
+    activation_of,
+    attack_frame,
+    initial_networks,
+    job_adversary,
+    load_networks,
+    minibatch_sampler,
+)
 from .sparse_coding import load_data
 from .tasks import TASKS
 from .training import train_networks
@@ -117,7 +123,8 @@ def downstream(settings: Mapping, inputs: Mapping, outputs: Mapping) -> dict:
 
 
 def purified_layer(dictionary: torch.Tensor, hidden: int, scale: float = 1.0) -> torch.Tensor:
-    """Perfectly purified layers (S, H, d): node h reads s_h M_j, j = h mod d, s_h = (-1)^(h // d)."""
+    """Perfectly purified layers (S, H, d): node h reads s_h M_j with j = h mod d and
+    s_h = (-1)^(h // d)."""
     d = dictionary.shape[-1]
     nodes = torch.arange(hidden)
     signs = 1.0 - 2.0 * ((nodes // d) % 2).to(dictionary.dtype)

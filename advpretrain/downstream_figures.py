@@ -54,8 +54,8 @@ def purification_study(inputs, settings, stem):
     base = base.assign(family=lambda f: "baseline " + f["variant"], level=lambda f: f["variant"])
     frame = pd.concat([trained, blend, base], ignore_index=True)
     clean_eps = {}
-    for name, part in (("downstream", read_csvs(inputs["downstream"])),
-                       ("blend", read_csvs(inputs["blend"])), ("base", read_csvs(inputs["baselines"]))):
+    for name in ("downstream", "blend", "baselines"):
+        part = read_csvs(inputs[name])
         rows = part[part["eps"] == 0].groupby(["variant", "seed"])["accuracy"].mean()
         clean_eps.update(rows.to_dict())
     frame["clean_accuracy"] = [clean_eps.get((v, s), np.nan)

@@ -59,7 +59,8 @@ class TwoLayerNets(nn.Module):
     def __init__(self, weight, head, activation, threshold, score_scale=1.0):
         super().__init__()
         if activation not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {activation!r}; choose from {sorted(ACTIVATIONS)}")
+            raise ValueError(f"unknown activation {activation!r}; "
+                             f"choose from {sorted(ACTIVATIONS)}")
         self.activation = activation
         self.threshold = threshold
         self.score_scale = score_scale

@@ -22,7 +22,6 @@ import argparse
 import platform
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -54,7 +53,8 @@ def parse(argv):
     parser.add_argument("--images", type=int, default=50000, help="synthetic data set size")
     parser.add_argument("--workers", type=int, default=8, help="reference DataLoader workers")
     parser.add_argument("--compile", action="store_true", help="torch.compile our model")
-    parser.add_argument("--attack-steps", type=int, default=10, help="PGD steps (eps 8/255, step 2/255)")
+    parser.add_argument("--attack-steps", type=int, default=10,
+                        help="PGD steps (eps 8/255, step 2/255)")
     parser.add_argument("--peak-tflops", type=float, help="device peak for the utilisation")
     args = parser.parse_args(argv)
     if args.tiny:
@@ -190,7 +190,8 @@ def machine(runtime):
             "device": runtime.describe()}
     if runtime.device.type == "cuda":
         info["cuda"] = torch.version.cuda
-        info["gpu_memory_gib"] = torch.cuda.get_device_properties(runtime.device).total_memory / 2**30
+        memory = torch.cuda.get_device_properties(runtime.device).total_memory
+        info["gpu_memory_gib"] = memory / 2**30
     return info
 
 
@@ -217,9 +218,8 @@ def main(argv=None):
                          "timed_seconds": seconds, "model_tflops_per_s": achieved / 1e12,
                          "mfu": achieved / peak if peak else None})
             print(f"{name:9s} {mode:6s} {rate:10.1f} images/s", flush=True)
-    speedup = {mode: next(r["images_per_s"] for r in rows if r["pipeline"] == "ours" and r["mode"] == mode)
-               / next(r["images_per_s"] for r in rows if r["pipeline"] == "reference" and r["mode"] == mode)
-               for mode in passes}
+    rate = {(r["pipeline"], r["mode"]): r["images_per_s"] for r in rows}
+    speedup = {mode: rate["ours", mode] / rate["reference", mode] for mode in passes}
     write_json(args.out, {
         "command": [sys.executable, *sys.argv] if argv is None else ["cifar_throughput.py", *argv],
         "machine": machine(runtime), "settings": {**vars(args), "attack": _attack(args)},

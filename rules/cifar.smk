@@ -19,15 +19,15 @@ rule cifar_data:
         meta=f"{CIFAR_DIR}/data/cifar10.json",
     log:
         f"{RESULTS}/logs/cifar/data.log",
-    params:
-        settings=stage.cifar_data(config),
-        source=stage.cifar_source(config),
+    conda:
+        "../envs/workflow.yaml"
     threads: 1
     resources:
         mem_mb=CIFAR["resources"]["mem_mb"],
         runtime=CIFAR_MINUTES["data"],
-    conda:
-        "../envs/workflow.yaml"
+    params:
+        settings=stage.cifar_data(config),
+        source=stage.cifar_source(config),
     script:
         "../scripts/cifar_data.py"
 
@@ -44,21 +44,21 @@ rule cifar_pretrain:
         f"{RESULTS}/logs/cifar/pretrain_{{variant}}.log",
     benchmark:
         benchmark_file("cifar_pretrain", "variant")
+    wildcard_constraints:
+        variant=CIFAR_VARIANT,
+    conda:
+        "../envs/workflow.yaml"
+    threads: 2
+    resources:
+        mem_mb=CIFAR["resources"]["mem_mb"],
+        runtime=CIFAR_MINUTES["pretrain"],
+        gpu=CIFAR["resources"]["gpus"],
     params:
         settings=lambda wildcards: stage.cifar_pretrain(config, wildcards.variant),
         options=stage.cifar_options(config),
         resume=lambda wildcards: stage.untracked(
             path=f"{RESULTS}/resume/cifar_pretrain_{wildcards.variant}.pt"
         ),
-    wildcard_constraints:
-        variant=CIFAR_VARIANT,
-    threads: 2
-    resources:
-        mem_mb=CIFAR["resources"]["mem_mb"],
-        runtime=CIFAR_MINUTES["pretrain"],
-        gpu=CIFAR["resources"]["gpus"],
-    conda:
-        "../envs/workflow.yaml"
     script:
         "../scripts/cifar_pretrain.py"
 
@@ -76,21 +76,21 @@ rule cifar_linear:
         f"{RESULTS}/logs/cifar/linear_{{variant}}.log",
     benchmark:
         benchmark_file("cifar_linear", "variant")
+    wildcard_constraints:
+        variant=CIFAR_VARIANT,
+    conda:
+        "../envs/workflow.yaml"
+    threads: 2
+    resources:
+        mem_mb=CIFAR["resources"]["mem_mb"],
+        runtime=CIFAR_MINUTES["linear"],
+        gpu=CIFAR["resources"]["gpus"],
     params:
         settings=lambda wildcards: stage.cifar_linear(config, wildcards.variant),
         options=stage.cifar_options(config),
         resume=lambda wildcards: stage.untracked(
             path=f"{RESULTS}/resume/cifar_linear_{wildcards.variant}.pt"
         ),
-    wildcard_constraints:
-        variant=CIFAR_VARIANT,
-    threads: 2
-    resources:
-        mem_mb=CIFAR["resources"]["mem_mb"],
-        runtime=CIFAR_MINUTES["linear"],
-        gpu=CIFAR["resources"]["gpus"],
-    conda:
-        "../envs/workflow.yaml"
     script:
         "../scripts/cifar_linear.py"
 
@@ -109,18 +109,18 @@ rule cifar_evaluate:
         f"{RESULTS}/logs/cifar/evaluate_{{variant}}.log",
     benchmark:
         benchmark_file("cifar_evaluate", "variant")
-    params:
-        settings=lambda wildcards: stage.cifar_evaluate(config, wildcards.variant),
-        options=stage.cifar_options(config),
     wildcard_constraints:
         variant=CIFAR_VARIANT,
+    conda:
+        "../envs/workflow.yaml"
     threads: 2
     resources:
         mem_mb=CIFAR["resources"]["mem_mb"],
         runtime=CIFAR_MINUTES["evaluate"],
         gpu=CIFAR["resources"]["gpus"],
-    conda:
-        "../envs/workflow.yaml"
+    params:
+        settings=lambda wildcards: stage.cifar_evaluate(config, wildcards.variant),
+        options=stage.cifar_options(config),
     script:
         "../scripts/cifar_evaluate.py"
 
@@ -134,9 +134,7 @@ rule cifar_report:
         evaluate_meta=expand(rules.cifar_evaluate.output.meta, variant=CIFAR["variants"]),
         code=code("cifar_report"),
     output:
-        table_csv=reported(
-            f"{PAPER_FIGURES}/cifar10_table.csv", "cifar10_table", "CIFAR-10 (C6)"
-        ),
+        table_csv=reported(f"{PAPER_FIGURES}/cifar10_table.csv", "cifar10_table", "CIFAR-10 (C6)"),
         table_md=f"{PAPER_FIGURES}/cifar10_table.md",
         table_tex=f"{PAPER_FIGURES}/cifar10_table.tex",
         purification_csv=f"{PAPER_FIGURES}/cifar10_purification.csv",
@@ -147,14 +145,14 @@ rule cifar_report:
         meta=f"{CIFAR_DIR}/report.json",
     log:
         f"{RESULTS}/logs/cifar/report.log",
-    params:
-        settings=stage.cifar_report(config),
+    conda:
+        "../envs/workflow.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=CIFAR_MINUTES["report"],
-    conda:
-        "../envs/workflow.yaml"
+    params:
+        settings=stage.cifar_report(config),
     script:
         "../scripts/cifar_report.py"
 

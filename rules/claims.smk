@@ -23,14 +23,14 @@ rule claims:
         meta=f"{RESULTS}/claims.json",
     log:
         f"{RESULTS}/logs/claims.log",
-    params:
-        settings=stage.claims(config),
+    conda:
+        "../envs/workflow.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../envs/workflow.yaml"
+    params:
+        settings=stage.claims(config),
     script:
         "../scripts/claims.py"
 

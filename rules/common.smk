@@ -30,9 +30,16 @@ def code(rule_name, *modules):
     return code_inputs(os.path.join(SCRIPTS, f"{rule_name}.py"), *modules)
 
 
+def plot_module(name):
+    """The module of a figure's plot function ("advpretrain.<module>")."""
+    plot_file = stage.figure(config, name)["plot"].rsplit(".", 1)[0]
+    return f"advpretrain.{plot_file}"
+
+
 def benchmark_file(rule_name, *wildcards):
     """Where Snakemake's `benchmark:` records a job's wall time and memory."""
-    return f"{RESULTS}/benchmarks/{rule_name}/" + "_".join(f"{{{w}}}" for w in wildcards) + ".tsv"
+    name = "_".join(f"{{{w}}}" for w in wildcards)
+    return f"{RESULTS}/benchmarks/{rule_name}/{name}.tsv"
 
 
 def sim_csv(name, tasks=("supervised",), activations=None):

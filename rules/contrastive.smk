@@ -23,18 +23,18 @@ rule evaluate_pair_loss:
         f"{RESULTS}/logs/pair_loss/{{task}}_{{activation}}.log",
     benchmark:
         benchmark_file("evaluate_pair_loss", "task", "activation")
-    params:
-        settings=lambda wildcards: stage.evaluate_pair_loss(
-            config, wildcards.task, wildcards.activation
-        ),
     wildcard_constraints:
         task="|".join(stage.CONTRASTIVE_TASKS),
+    conda:
+        "../envs/workflow.yaml"
     threads: 2
     resources:
         mem_mb=4000,
         runtime=30,
-    conda:
-        "../envs/workflow.yaml"
+    params:
+        settings=lambda wildcards: stage.evaluate_pair_loss(
+            config, wildcards.task, wildcards.activation
+        ),
     script:
         "../scripts/evaluate_pair_loss.py"
 
@@ -53,14 +53,14 @@ rule pair_attack_study:
         meta=f"{SIM_DIR}/contrastive_pair_attack/{{activation}}/pair_attack.json",
     log:
         f"{RESULTS}/logs/pair_loss/pair_attack_{{activation}}.log",
-    params:
-        settings=stage.pair_attack_study(config),
+    conda:
+        "../envs/workflow.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../envs/workflow.yaml"
+    params:
+        settings=stage.pair_attack_study(config),
     script:
         "../scripts/pair_attack_study.py"
 
@@ -72,9 +72,7 @@ CONTRASTIVE_CSVS = {
 }
 FIGURES.update(
     contrastive_pair_loss={"pair_loss": CONTRASTIVE_CSVS["pair_loss"]},
-    contrastive_pair_loss_training={
-        "pair_loss_training": CONTRASTIVE_CSVS["pair_loss_training"]
-    },
+    contrastive_pair_loss_training={"pair_loss_training": CONTRASTIVE_CSVS["pair_loss_training"]},
     contrastive_pair_attack={"pair_attack": CONTRASTIVE_CSVS["pair_attack"]},
 )
 ALL_TARGETS.extend(path for paths in CONTRASTIVE_CSVS.values() for path in paths)

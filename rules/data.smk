@@ -9,15 +9,15 @@ rule sparse_coding_data:
         meta=f"{RESULTS}/data/seed{{seed}}.json",
     log:
         f"{RESULTS}/logs/data/seed{{seed}}.log",
-    params:
-        settings=lambda wildcards: stage.sparse_coding_data(config, wildcards.seed),
     wildcard_constraints:
         seed=r"\d+",
+    conda:
+        "../envs/workflow.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../envs/workflow.yaml"
+    params:
+        settings=lambda wildcards: stage.sparse_coding_data(config, wildcards.seed),
     script:
         "../scripts/sparse_coding_data.py"

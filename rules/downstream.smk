@@ -19,16 +19,16 @@ rule downstream:
         f"{RESULTS}/logs/downstream/{{task}}_{{activation}}.log",
     benchmark:
         benchmark_file("downstream", "task", "activation")
-    params:
-        settings=lambda wildcards: stage.downstream(config, wildcards.task, wildcards.activation),
     wildcard_constraints:
         task="supervised|contrastive",
+    conda:
+        "../envs/workflow.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
-    conda:
-        "../envs/workflow.yaml"
+    params:
+        settings=lambda wildcards: stage.downstream(config, wildcards.task, wildcards.activation),
     script:
         "../scripts/downstream.py"
 
@@ -44,14 +44,14 @@ rule downstream_baselines:
         f"{RESULTS}/logs/downstream/baselines_{{activation}}.log",
     benchmark:
         benchmark_file("downstream_baselines", "activation")
-    params:
-        settings=lambda wildcards: stage.downstream_baselines(config, wildcards.activation),
+    conda:
+        "../envs/workflow.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
-    conda:
-        "../envs/workflow.yaml"
+    params:
+        settings=lambda wildcards: stage.downstream_baselines(config, wildcards.activation),
     script:
         "../scripts/downstream_baselines.py"
 
@@ -68,14 +68,14 @@ rule downstream_blend:
         f"{RESULTS}/logs/downstream/blend_{{activation}}.log",
     benchmark:
         benchmark_file("downstream_blend", "activation")
-    params:
-        settings=lambda wildcards: stage.downstream_blend(config, wildcards.activation),
+    conda:
+        "../envs/workflow.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
-    conda:
-        "../envs/workflow.yaml"
+    params:
+        settings=lambda wildcards: stage.downstream_blend(config, wildcards.activation),
     script:
         "../scripts/downstream_blend.py"
 

@@ -3,10 +3,6 @@
 # settings it reads come from advpretrain.settings.figure.
 
 
-def plot_module(name):
-    return "advpretrain." + stage.figure(config, name)["plot"].rsplit(".", 1)[0]
-
-
 rule figure:
     input:
         unpack(lambda wildcards: FIGURES[wildcards.name]),
@@ -17,16 +13,16 @@ rule figure:
         meta=f"{RESULTS}/figures/{{name}}.json",
     log:
         f"{RESULTS}/logs/figures/{{name}}.log",
-    params:
-        settings=lambda wildcards: stage.figure(config, wildcards.name),
     wildcard_constraints:
         name="|".join(FIGURES) or "none",
+    conda:
+        "../envs/workflow.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../envs/workflow.yaml"
+    params:
+        settings=lambda wildcards: stage.figure(config, wildcards.name),
     script:
         "../scripts/figure.py"
 
@@ -48,16 +44,16 @@ rule export_figures:
             )
             for path in EXPORTED
         ],
-    params:
-        folder=lambda wildcards, output: os.path.dirname(output[0]),
     log:
         f"{RESULTS}/logs/figures/export.log",
+    conda:
+        "../envs/workflow.yaml"
     threads: 1
     resources:
         mem_mb=500,
         runtime=5,
-    conda:
-        "../envs/workflow.yaml"
+    params:
+        folder=lambda wildcards, output: os.path.dirname(output[0]),
     shell:
         "cp -v {input} {params.folder}/ > {log} 2>&1"
 

@@ -75,22 +75,22 @@ rule run_notebook:
         meta=f"{RESULTS}/notebooks/{{notebook}}.json",
     log:
         f"{RESULTS}/logs/notebooks/{{notebook}}.log",
-    params:
-        settings=stage.notebook(config),
-        options=stage.untracked(cell_timeout=600),
     wildcard_constraints:
         notebook="|".join(NOTEBOOKS) or "none",
+    conda:
+        "../envs/workflow.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=15,
-    conda:
-        "../envs/workflow.yaml"
+    params:
+        settings=stage.notebook(config),
+        options=stage.untracked(cell_timeout=600),
     script:
         "../scripts/run_notebook.py"
 
 
 rule notebooks:
+    default_target: False
     input:
         expand(rules.run_notebook.output.html, notebook=NOTEBOOKS),
-    default_target: False

@@ -17,19 +17,19 @@ rule pretrain:
         f"{RESULTS}/logs/pretrain/{{task}}_{{activation}}.log",
     benchmark:
         benchmark_file("pretrain", "task", "activation")
+    wildcard_constraints:
+        task="|".join(stage.PRETRAIN_TASKS),
+    conda:
+        "../envs/workflow.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=60,
     params:
         settings=lambda wildcards: stage.pretrain(config, wildcards.task, wildcards.activation),
         resume=lambda wildcards: stage.pretrain_resume(
             config, f"{RESULTS}/resume/pretrain_{wildcards.task}_{wildcards.activation}.pt"
         ),
-    wildcard_constraints:
-        task="|".join(stage.PRETRAIN_TASKS),
-    threads: 2
-    resources:
-        mem_mb=4000,
-        runtime=60,
-    conda:
-        "../envs/workflow.yaml"
     script:
         "../scripts/pretrain.py"
 
@@ -46,16 +46,16 @@ rule evaluate_pretrained:
         f"{RESULTS}/logs/evaluate/{{task}}_{{activation}}.log",
     benchmark:
         benchmark_file("evaluate_pretrained", "task", "activation")
-    params:
-        settings=lambda wildcards: stage.evaluate_pretrained(
-            config, wildcards.task, wildcards.activation
-        ),
+    conda:
+        "../envs/workflow.yaml"
     threads: 2
     resources:
         mem_mb=4000,
         runtime=60,
-    conda:
-        "../envs/workflow.yaml"
+    params:
+        settings=lambda wildcards: stage.evaluate_pretrained(
+            config, wildcards.task, wildcards.activation
+        ),
     script:
         "../scripts/evaluate_pretrained.py"
 

@@ -1,6 +1,6 @@
 """Rule figure: one figure from its CSVs."""
 
-from advpretrain.workflow import run
 from advpretrain.plotting import draw
+from advpretrain.workflow import run
 
 run(snakemake, draw)  # noqa: F821 (snakemake is injected by Snakemake)

@@ -18,8 +18,13 @@ import pytest
 import yaml
 
 from advpretrain import settings
-from advpretrain.cifar.data import (ARCHIVE_NAME, BATCH_FOLDER, CifarDataError, ensure_archive,
-                                    make_cifar_data)
+from advpretrain.cifar.data import (
+    ARCHIVE_NAME,
+    BATCH_FOLDER,
+    CifarDataError,
+    ensure_archive,
+    make_cifar_data,
+)
 from advpretrain.fileio import load_arrays
 
 REPO = Path(__file__).resolve().parent.parent

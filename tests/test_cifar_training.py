@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
+from test_cifar_data import make_arrays, tiny_config, write_cifar_archive
 
 from advpretrain import settings
 from advpretrain.canonical import fingerprint
@@ -19,7 +20,6 @@ from advpretrain.cifar.runtime import configure
 from advpretrain.config import ConfigError, validate_config
 from advpretrain.errors import NonFiniteLoss, StaleModel
 from advpretrain.fileio import load_torch
-from test_cifar_data import make_arrays, tiny_config, write_cifar_archive
 
 torch.set_num_threads(1)
 
@@ -120,7 +120,8 @@ def test_resume_after_kill_matches_uninterrupted(cifar_arrays, tmp_path, monkeyp
     monkeypatch.setattr(cifar_train, "_descend", real_step)
     resumed = _pretrain(config, data, folder, "supervised_adversarial")
     assert not (folder / "resume.pt").exists()
-    for a, b in zip(load_torch(straight[0])["state"].values(), load_torch(resumed[0])["state"].values()):
+    straight_state, resumed_state = (load_torch(path[0])["state"] for path in (straight, resumed))
+    for a, b in zip(straight_state.values(), resumed_state.values()):
         assert torch.equal(a, b)
     assert pd.read_csv(straight[1]).equals(pd.read_csv(resumed[1]))
 

@@ -2,7 +2,6 @@
 
 import pandas as pd
 import pytest
-
 from conftest import run_snakemake
 
 pytestmark = pytest.mark.workflow

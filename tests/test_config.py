@@ -2,9 +2,9 @@ import copy
 
 import pytest
 import yaml
+from conftest import run_snakemake
 
 from advpretrain.config import ConfigError, validate_config
-from conftest import run_snakemake
 
 
 @pytest.mark.parametrize("path, value, key", [

@@ -10,8 +10,7 @@ import torch
 from advpretrain import settings
 from advpretrain.contrastive import loss_increase, training_frame
 from advpretrain.networks import TwoLayerNets
-from advpretrain.simulation import (attack_frame, job_adversary, pair_loss_rows,
-                                    training_log_frame)
+from advpretrain.simulation import attack_frame, job_adversary, pair_loss_rows, training_log_frame
 from advpretrain.sparse_coding import DataModel, contrastive_pairs, orthogonal_dictionary
 from advpretrain.tasks import TASKS, split_by_pair_type
 
@@ -108,7 +107,8 @@ def test_split_by_pair_type_averages_each_type():
 def test_pair_loss_grid_on_a_hand_made_case(norm):
     # Clean: similar s = 1, dissimilar s = 0. FGM with budget eps on both members (one-hot
     # inputs: the l2 and l_inf steps coincide): a similar pair shrinks to (1 - eps) e_i, so
-    # s = (1 - eps)^2; a dissimilar pair (e_i, e_j) becomes (e_i + eps e_j, e_j + eps e_i), s = 2 eps.
+    # s = (1 - eps)^2; a dissimilar pair (e_i, e_j) becomes (e_i + eps e_j, e_j + eps e_i),
+    # s = 2 eps.
     eps = 0.5
     (z1, z2), labels = hand_made_pairs()
     data = {"pairs_test_z1": z1, "pairs_test_z2": z2, "pairs_test_y": labels}

@@ -3,8 +3,9 @@ folder the docs name exists."""
 
 import re
 
-from advpretrain import config_docs
 from conftest import REPO
+
+from advpretrain import config_docs
 
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 # A backticked repository path: `advpretrain/x.py`, `config/test.yaml`, `rules/cifar.smk`, ...

@@ -9,7 +9,6 @@ import re
 import shutil
 
 import pytest
-
 from conftest import REPO, run_snakemake
 
 pytestmark = pytest.mark.workflow

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from conftest import REPO
 
 from advpretrain import settings
 from advpretrain.canonical import Recorder, canonical, fingerprint, plain, unrecorded
 from advpretrain.workflow import RESULT_NEUTRAL, code_inputs, dependencies, import_graph
-from conftest import REPO
 
 
 def test_recorder_notes_values_read_and_finds_the_rest():

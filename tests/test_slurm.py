@@ -16,7 +16,6 @@ import time
 
 import pytest
 import yaml
-
 from conftest import REPO, TEST_CONFIG
 from test_cifar_data import write_cifar_archive
 

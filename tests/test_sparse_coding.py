@@ -2,8 +2,13 @@ import numpy as np
 import pytest
 
 from advpretrain.seeding import derive_seed, numpy_rng
-from advpretrain.sparse_coding import (DataModel, labelled_sample, make_dataset,
-                                       orthogonal_dictionary, sample_latent)
+from advpretrain.sparse_coding import (
+    DataModel,
+    labelled_sample,
+    make_dataset,
+    orthogonal_dictionary,
+    sample_latent,
+)
 
 MODEL = DataModel(d=40, s=3, sigma=0.05)
 

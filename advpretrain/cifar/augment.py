@@ -105,6 +105,7 @@ def simclr_view(images, generator):
     n, device = images.shape[0], images.device
     images = _random_resized_crop_flip(images, generator)
     jittered = _colour_jitter(images, generator)
-    images = torch.where(_coin(n, JITTER_PROB, generator, device).view(n, 1, 1, 1), jittered, images)
+    jitter = _coin(n, JITTER_PROB, generator, device).view(n, 1, 1, 1)
+    images = torch.where(jitter, jittered, images)
     gray = _gray(images).expand_as(images)
     return torch.where(_coin(n, GRAYSCALE_PROB, generator, device).view(n, 1, 1, 1), gray, images)

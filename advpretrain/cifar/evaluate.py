@@ -25,9 +25,10 @@ DEAD_ACTIVATION = 1e-6  # a unit whose class means all lie within this of each o
 def pgd_accuracy(model, images_uint8, labels, attack, batch, generator, runtime):
     correct = 0
     for start in range(0, len(images_uint8), batch):
-        images, target = runtime.images(images_uint8[start:start + batch]), labels[start:start + batch]
-        (adversarial,) = linf_pgd(lambda x: cross_entropy(model(x), target), (images,), attack,
-                                  generator)
+        images = runtime.images(images_uint8[start:start + batch])
+        target = labels[start:start + batch]
+        (adversarial,) = linf_pgd(lambda x, target=target: cross_entropy(model(x), target),
+                                  (images,), attack, generator)
         with torch.no_grad():
             correct += int((model(adversarial).argmax(1) == target).sum())
     return correct / len(images_uint8)
@@ -38,7 +39,8 @@ def autoattack_accuracy(model, images_uint8, labels, eps, batch, seed, runtime):
                                      n_classes=NUM_CLASSES, seed=seed)
     correct = 0
     for start in range(0, len(images_uint8), batch):
-        images, target = runtime.images(images_uint8[start:start + batch]), labels[start:start + batch]
+        images = runtime.images(images_uint8[start:start + batch])
+        target = labels[start:start + batch]
         adversarial = attack(images, target)
         with torch.no_grad():
             correct += int((model(adversarial).argmax(1) == target).sum())

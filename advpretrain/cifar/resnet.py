@@ -72,7 +72,8 @@ class ContrastiveModel(nn.Module):
         super().__init__()
         self.encoder = encoder
         dim = encoder.feature_dim
-        self.projector = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Linear(dim, projection_dim))
+        self.projector = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(),
+                                       nn.Linear(dim, projection_dim))
 
     def forward(self, images):
         return self.projector(self.encoder(images))

@@ -16,6 +16,7 @@ from .. import fileio
 from ..canonical import fingerprint
 from ..errors import StaleModel, UserError
 
+
 @dataclass
 class Runtime:
     device: torch.device
@@ -37,7 +38,9 @@ class Runtime:
 
     def images(self, uint8_batch):
         images = uint8_batch.float().div_(255)
-        return images.contiguous(memory_format=torch.channels_last) if self.channels_last else images
+        if self.channels_last:
+            return images.contiguous(memory_format=torch.channels_last)
+        return images
 
     def synchronize(self):
         if self.device.type == "cuda":

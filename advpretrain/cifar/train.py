@@ -91,7 +91,8 @@ class _Best:
         return {"epoch": self.epoch, "accuracy": self.accuracy, "weights": self.weights}
 
     def load_state_dict(self, state):
-        self.epoch, self.accuracy, self.weights = state["epoch"], state["accuracy"], state["weights"]
+        self.epoch, self.accuracy = state["epoch"], state["accuracy"]
+        self.weights = state["weights"]
 
 
 def _fit(label, epochs, run_epoch, stateful, generator, resume_path, fingerprint_value, stopwatch):
@@ -177,7 +178,8 @@ def pretrain(settings: Mapping, inputs: Mapping, outputs: Mapping, options, resu
             if task == "supervised":
                 images = crop_flip(images, generator)
                 if adversarial:
-                    (images,) = attacked(lambda x: supervised_loss(x, labels), (images,))
+                    (images,) = attacked(lambda x, labels=labels: supervised_loss(x, labels),
+                                         (images,))
                 loss, correct = supervised_loss(images, labels)
             else:
                 views = (simclr_view(images, generator), simclr_view(images, generator))
