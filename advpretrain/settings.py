@@ -22,7 +22,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from .canonical import canonical, fingerprint
-from .cifar.variants import VARIANTS as CIFAR_VARIANTS
+from .images.variants import VARIANTS as CIFAR_VARIANTS
 
 # Pair-attack study (beyond the paper): contrastive jobs whose training attack hits one pair type
 # only; they start from the main contrastive job's initialisation and minibatches (same seed).

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from advpretrain import settings
-from advpretrain.cifar.data import (
+from advpretrain.images.data import (
     ARCHIVE_NAME,
     BATCH_FOLDER,
     CifarDataError,

@@ -13,7 +13,7 @@ CIFAR_VARIANT = "|".join(CIFAR["variants"])
 
 rule cifar_data:
     input:
-        code=code("cifar_data"),
+        code=code("images_data"),
     output:
         data=CIFAR_DATA,
         meta=f"{CIFAR_DIR}/data/cifar10.json",
@@ -29,13 +29,13 @@ rule cifar_data:
         settings=stage.cifar_data(config),
         source=stage.cifar_source(config),
     script:
-        "../scripts/cifar_data.py"
+        "../scripts/images_data.py"
 
 
 rule cifar_pretrain:
     input:
         data=CIFAR_DATA,
-        code=code("cifar_pretrain"),
+        code=code("images_pretrain"),
     output:
         encoder=protected(f"{CIFAR_DIR}/{{variant}}/encoder.pt"),
         log_csv=f"{CIFAR_DIR}/{{variant}}/pretrain_log.csv",
@@ -60,14 +60,14 @@ rule cifar_pretrain:
             path=f"{RESULTS}/resume/cifar_pretrain_{wildcards.variant}.pt"
         ),
     script:
-        "../scripts/cifar_pretrain.py"
+        "../scripts/images_pretrain.py"
 
 
 rule cifar_linear:
     input:
         data=CIFAR_DATA,
         encoder=rules.cifar_pretrain.output.encoder,
-        code=code("cifar_linear"),
+        code=code("images_linear"),
     output:
         head=f"{CIFAR_DIR}/{{variant}}/linear_head.pt",
         log_csv=f"{CIFAR_DIR}/{{variant}}/linear_log.csv",
@@ -92,7 +92,7 @@ rule cifar_linear:
             path=f"{RESULTS}/resume/cifar_linear_{wildcards.variant}.pt"
         ),
     script:
-        "../scripts/cifar_linear.py"
+        "../scripts/images_linear.py"
 
 
 rule cifar_evaluate:
@@ -100,7 +100,7 @@ rule cifar_evaluate:
         data=CIFAR_DATA,
         encoder=rules.cifar_pretrain.output.encoder,
         head=rules.cifar_linear.output.head,
-        code=code("cifar_evaluate"),
+        code=code("images_evaluate"),
     output:
         metrics=f"{CIFAR_DIR}/{{variant}}/evaluation.csv",
         purification=f"{CIFAR_DIR}/{{variant}}/purification.csv",
@@ -122,7 +122,7 @@ rule cifar_evaluate:
         settings=lambda wildcards: stage.cifar_evaluate(config, wildcards.variant),
         options=stage.cifar_options(config),
     script:
-        "../scripts/cifar_evaluate.py"
+        "../scripts/images_evaluate.py"
 
 
 rule cifar_report:
@@ -132,7 +132,7 @@ rule cifar_report:
         pretrain_meta=expand(rules.cifar_pretrain.output.meta, variant=CIFAR["variants"]),
         linear_meta=expand(rules.cifar_linear.output.meta, variant=CIFAR["variants"]),
         evaluate_meta=expand(rules.cifar_evaluate.output.meta, variant=CIFAR["variants"]),
-        code=code("cifar_report"),
+        code=code("images_report"),
     output:
         table_csv=reported(f"{PAPER_FIGURES}/cifar10_table.csv", "cifar10_table", "CIFAR-10 (C6)"),
         table_md=f"{PAPER_FIGURES}/cifar10_table.md",
@@ -154,7 +154,7 @@ rule cifar_report:
     params:
         settings=stage.cifar_report(config),
     script:
-        "../scripts/cifar_report.py"
+        "../scripts/images_report.py"
 
 
 if CIFAR_ENABLED:

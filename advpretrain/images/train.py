@@ -20,7 +20,7 @@ from ..training import check_finite
 from .augment import crop_flip, simclr_view
 from .data import load_split
 from .losses import contrastive_logits, cross_entropy, nt_xent
-from .resnet import Classifier, ContrastiveModel, ResNet18Encoder
+from .models import Classifier, ContrastiveModel, ResNet18Encoder
 from .runtime import Stopwatch, configure, load_checkpoint, save_checkpoint
 
 

@@ -11,12 +11,12 @@ from test_cifar_data import make_arrays, tiny_config, write_cifar_archive
 
 from advpretrain import settings
 from advpretrain.canonical import fingerprint
-from advpretrain.cifar import train as cifar_train
-from advpretrain.cifar.augment import PAD, crop_flip, simclr_view
-from advpretrain.cifar.evaluate import unit_purification
-from advpretrain.cifar.losses import contrastive_logits, nt_xent
-from advpretrain.cifar.resnet import Classifier, ResNet18Encoder
-from advpretrain.cifar.runtime import configure
+from advpretrain.images import train as cifar_train
+from advpretrain.images.augment import PAD, crop_flip, simclr_view
+from advpretrain.images.evaluate import unit_purification
+from advpretrain.images.losses import contrastive_logits, nt_xent
+from advpretrain.images.models import Classifier, ResNet18Encoder
+from advpretrain.images.runtime import configure
 from advpretrain.config import ConfigError, validate_config
 from advpretrain.errors import NonFiniteLoss, StaleModel
 from advpretrain.fileio import load_torch

@@ -2,7 +2,7 @@
 
 import json
 
-from benchmarks import cifar_throughput
+from benchmarks import images_throughput as cifar_throughput
 
 
 def test_tiny_benchmark_writes_results(tmp_path):

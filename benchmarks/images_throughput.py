@@ -31,11 +31,11 @@ from torch.utils.data import DataLoader, Dataset
 from torch.utils.flop_counter import FlopCounterMode
 from torchvision import transforms
 
-from advpretrain.cifar.augment import crop_flip
-from advpretrain.cifar.losses import cross_entropy
-from advpretrain.cifar.resnet import Classifier, ResNet18Encoder
-from advpretrain.cifar.runtime import Runtime
-from advpretrain.cifar.train import linf_pgd
+from advpretrain.images.augment import crop_flip
+from advpretrain.images.losses import cross_entropy
+from advpretrain.images.models import Classifier, ResNet18Encoder
+from advpretrain.images.runtime import Runtime
+from advpretrain.images.train import linf_pgd
 from advpretrain.fileio import write_json
 from benchmarks.common import machine as common_machine
 

@@ -15,7 +15,7 @@ from .. import fileio
 from ..seeding import derive_seed, torch_generator
 from .data import load_split
 from .losses import cross_entropy
-from .resnet import NUM_CLASSES, Classifier
+from .models import NUM_CLASSES, Classifier
 from .runtime import Stopwatch, configure, load_checkpoint
 from .train import clean_accuracy, linf_pgd, load_encoder
 
