@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cat $(SETUP_INPUTS) | sha256sum | cut -c1-16
 CORES ?= all
 SNAKEMAKE := $(BIN)/snakemake --cores $(CORES)
 
-.PHONY: setup lock reproduce simulations test figures dry-run lint report notebooks docs
+.PHONY: setup lock reproduce simulations cifar10 test figures dry-run lint report notebooks docs
 
 
 setup: $(STAMP)
@@ -34,13 +34,20 @@ $(STAMP): $(SETUP_INPUTS)
 lock:
 	$(PYTHON) tools/lock.py
 
+# Everything: CIFAR-10 only where a GPU is visible (images.cifar10.enabled: auto); on a CPU
+# host the simulations, the digits branch, the figures, the claims and the report.
 reproduce: setup
 	$(SNAKEMAKE)
 
-# The simulations (C1-C5), their figures and the claims table; no CIFAR-10, no GPU needed.
+# Everything a CPU can do, even where a GPU is visible: the simulations (C1-C5), the digits
+# branch (C6 on real images), their figures and the claims table; no CIFAR-10.
 CPU_ONLY := --configfile config/config.yaml config/cpu_only.yaml
 simulations: setup
 	$(SNAKEMAKE) $(CPU_ONLY)
+
+# Everything with CIFAR-10 forced on (a SLURM driver node without a GPU: docs/slurm.md).
+cifar10: setup
+	$(SNAKEMAKE) --configfile config/config.yaml config/cifar10_on.yaml
 
 # Staged: lint and dry runs (seconds), then unit tests, then the workflow tests (minutes); a
 # stage that fails stops the rest.
@@ -68,6 +75,7 @@ report: setup
 notebooks: setup
 	$(SNAKEMAKE) notebooks
 
-# docs/config_reference.md from schemas/config.schema.yaml.
+# docs/config_reference.md from schemas/config.schema.yaml; the cost table in docs/cifar10.md.
 docs: setup
 	$(BIN)/python -m advpretrain.config_docs
+	$(BIN)/python -m advpretrain.images.cost_table

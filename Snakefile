@@ -18,6 +18,7 @@ report: "report/workflow.rst"
 
 
 include: "rules/common.smk"
+include: "rules/images_common.smk"
 include: "rules/data.smk"
 include: "rules/simulation.smk"
 include: "rules/contrastive.smk"
@@ -34,7 +35,8 @@ localrules:
     figure,
     export_figures,
     claims,
-    cifar_report,
+    images_report_cifar10,
+    images_report_digits,
 
 
 rule all:

@@ -47,7 +47,7 @@ def _semantic_errors(config):
     yield from _contrastive_errors(sim["contrastive"])
     yield from _downstream_errors(sim)
     yield from _claims_errors(config["claims"], sim)
-    yield from _cifar_errors(config["cifar"])
+    yield from _images_errors(config["images"])
 
 
 def _contrastive_errors(section):
@@ -89,13 +89,32 @@ def _claims_errors(claims, sim):
             yield f"claims.{key}", f"{name!r} is not in simulation.activation_study.variants"
 
 
-def _cifar_errors(cifar):
-    for stage in ("supervised", "contrastive", "linear"):
-        milestones = cifar[stage].get("milestones", [])
-        if list(milestones) != sorted(set(milestones)):
-            yield f"cifar.{stage}.milestones", f"{milestones} is not strictly increasing"
-    if cifar["runtime"]["device"] == "cuda" and cifar["resources"]["gpus"] < 1:
-        yield "cifar.resources.gpus", "is 0 but cifar.runtime.device is cuda"
+def _images_errors(images):
+    for dataset, section in images.items():
+        key = f"images.{dataset}"
+        for stage in ("supervised", "contrastive", "linear"):
+            milestones = section[stage]["schedule"].get("milestones", [])
+            if list(milestones) != sorted(set(milestones)):
+                yield (f"{key}.{stage}.schedule.milestones",
+                       f"{milestones} is not strictly increasing")
+        if section["runtime"]["device"] == "cuda" and section["resources"]["gpus"] < 1:
+            yield f"{key}.resources.gpus", "is 0 but runtime.device is cuda"
+        for task, labels in section["downstream"].items():
+            if sorted(set(labels)) != list(range(max(labels) + 1)) or max(labels) < 1:
+                yield (f"{key}.downstream.{task}",
+                       f"{labels}: the labels must be 0, 1, ..., k - 1 with k >= 2, each used")
+        evaluation = section["evaluation"]
+        if evaluation["pgd"]["eps"] not in evaluation["eps_grid"]:
+            yield (f"{key}.evaluation.eps_grid",
+                   f"{evaluation['eps_grid']} lacks the reference eps {evaluation['pgd']['eps']}")
+        low, high = section["augment"]["crop_scale"]
+        if low > high:
+            yield f"{key}.augment.crop_scale", f"[{low}, {high}] is not an interval"
+        if dataset == "digits":
+            data = section["data"]
+            if data["validation_size"] + data["test_size"] > 1797 - 100:
+                yield (f"{key}.data", "validation_size + test_size leave fewer than 100 of the "
+                       "1797 images for training")
 
 
 def validate_config(config):

@@ -22,7 +22,8 @@ from types import SimpleNamespace
 from typing import Any
 
 from .canonical import canonical, fingerprint
-from .images.variants import VARIANTS as CIFAR_VARIANTS
+from .images.variants import VARIANTS as IMAGE_VARIANTS
+from .images.variants import dual_bn as image_dual_bn
 
 # Pair-attack study (beyond the paper): contrastive jobs whose training attack hits one pair type
 # only; they start from the main contrastive job's initialisation and minibatches (same seed).
@@ -225,55 +226,103 @@ def notebook(config: Mapping) -> dict:
     return canonical({"activation": config["simulation"]["network"]["activation"]})
 
 
-# ---------------------------------------------------------------- CIFAR-10
+# ---------------------------------------------------------------- real images (C6)
+# One section per data set (config key images.<dataset>); every rule has a {dataset} wildcard.
 
 
-def cifar_data(config: Mapping) -> dict:
-    data = config["cifar"]["data"]
-    return canonical({"base_seed": config["base_seed"], "archive_md5": data["archive_md5"],
-                      "validation_size": data["validation_size"]})
+def _image_augment(section: Mapping, kind: str) -> dict:
+    """The augmentation keys a stage uses: "shift" (supervised, linear heads) or "views"."""
+    augment = section["augment"]
+    keys = ("shift", "flip") if kind == "shift" else ("crop_scale", "flip", "jitter",
+                                                        "jitter_prob", "grayscale_prob")
+    return {key: augment[key] for key in keys}
 
 
-def cifar_source(config: Mapping) -> SimpleNamespace:
-    """Where the archive is and whether it may be downloaded: not a setting."""
-    data = config["cifar"]["data"]
-    return untracked(root=data["root"], url=data["url"], download=data["download"])
+def images_data(config: Mapping, dataset: str) -> dict:
+    data = dict(config["images"][dataset]["data"])
+    for key in ("root", "url", "download"):  # where the archive is: untracked (images_source)
+        data.pop(key, None)
+    return canonical({"base_seed": config["base_seed"], "dataset": dataset, "data": data})
 
 
-def cifar_options(config: Mapping) -> SimpleNamespace:
-    """Device and speed options (cifar.runtime less bf16): not settings."""
-    runtime = config["cifar"]["runtime"]
-    return untracked(**{key: runtime[key]
-                        for key in ("device", "channels_last", "compile", "deterministic")})
+def images_source(config: Mapping, dataset: str) -> SimpleNamespace:
+    """Where the CIFAR-10 archive is and whether it may be downloaded: not a setting."""
+    data = config["images"][dataset]["data"]
+    return untracked(**{key: data[key] for key in ("root", "url", "download") if key in data})
 
 
-def cifar_pretrain(config: Mapping, variant: str) -> dict:
-    cifar = config["cifar"]
-    task, adversarial = CIFAR_VARIANTS[variant]
-    settings = {"base_seed": config["base_seed"], "variant": variant, "task": task,
-                "adversarial": adversarial, "width": cifar["model"]["width"],
-                "recipe": cifar[task], "bf16": cifar["runtime"]["bf16"]}
+def images_options(config: Mapping, dataset: str) -> SimpleNamespace:
+    """Device and speed options (runtime less bf16): not settings."""
+    runtime = config["images"][dataset]["runtime"]
+    return untracked(**{key: runtime[key] for key in ("device", "channels_last", "compile",
+                                                      "deterministic", "cpu_max_hours")})
+
+
+def images_pretrain(config: Mapping, dataset: str, variant: str, seed: int) -> dict:
+    section = config["images"][dataset]
+    task, adversarial = IMAGE_VARIANTS[variant]
+    stage = section[task]
+    recipe = {key: stage[key] for key in ("batch", "optimizer", "schedule")}
+    recipe["epochs"] = stage["epochs"]["adversarial" if adversarial else "clean"]
+    settings = {"base_seed": config["base_seed"], "dataset": dataset, "variant": variant,
+                "task": task, "adversarial": adversarial, "seed": int(seed),
+                "model": section["model"], "recipe": recipe,
+                "augment": _image_augment(section, "shift" if task == "supervised" else "views"),
+                "bf16": section["runtime"]["bf16"]}
     if adversarial:
-        settings["train_attack"] = cifar["train_attack"]
+        settings["attack"] = stage["attack"]
+    if task == "contrastive":
+        recipe.update(temperature=stage["temperature"], projection_dim=stage["projection_dim"])
+        settings["dual_bn"] = image_dual_bn(variant)
+    else:  # model selection on the validation split (PGD for the adversarial variant)
+        selection = {"every": stage["selection"]["every"]}
+        if adversarial:
+            selection["attack"] = stage["selection"]["attack"]
+        settings["selection"] = selection
     return canonical(settings)
 
 
-def cifar_linear(config: Mapping, variant: str) -> dict:
-    cifar = config["cifar"]
-    return canonical({"base_seed": config["base_seed"], "variant": variant,
-                      "encoder": fingerprint(cifar_pretrain(config, variant)),
-                      "linear": cifar["linear"], "eval_batch": cifar["evaluation"]["batch"],
-                      "bf16": cifar["runtime"]["bf16"]})
+def _image_encoder(config: Mapping, dataset: str, variant: str, seed: int) -> dict:
+    return {"base_seed": config["base_seed"], "dataset": dataset, "variant": variant,
+            "seed": int(seed),
+            "encoder": fingerprint(images_pretrain(config, dataset, variant, seed))}
 
 
-def cifar_evaluate(config: Mapping, variant: str) -> dict:
-    return canonical({"base_seed": config["base_seed"], "variant": variant,
-                      "encoder": fingerprint(cifar_pretrain(config, variant)),
-                      "head": fingerprint(cifar_linear(config, variant)),
-                      "evaluation": config["cifar"]["evaluation"]})
+def _image_heads(section: Mapping) -> dict:
+    """What the clean linear heads read: the SLF recipe, the tasks and their augmentation."""
+    heads = {"linear": section["linear"], "downstream": section["downstream"],
+             "eval_batch": section["evaluation"]["batch"]}
+    if section["linear"]["augment"]:
+        heads["augment"] = _image_augment(section, "shift")
+    return heads
 
 
-def cifar_report(config: Mapping) -> dict:
-    return canonical({"variants": [
-        {"variant": name, "task": CIFAR_VARIANTS[name][0], "adversarial": CIFAR_VARIANTS[name][1]}
-        for name in config["cifar"]["variants"]]})
+def images_linear(config: Mapping, dataset: str, variant: str, seed: int) -> dict:
+    section = config["images"][dataset]
+    return canonical({**_image_encoder(config, dataset, variant, seed), **_image_heads(section),
+                      "bf16": section["runtime"]["bf16"]})
+
+
+def images_evaluate(config: Mapping, dataset: str, variant: str, seed: int) -> dict:
+    section = config["images"][dataset]
+    return canonical({**_image_encoder(config, dataset, variant, seed),
+                      "heads": fingerprint(images_linear(config, dataset, variant, seed)),
+                      "evaluation": section["evaluation"]})
+
+
+def images_report(config: Mapping, dataset: str) -> dict:
+    section = config["images"][dataset]
+    return canonical({
+        "dataset": dataset, "seeds": section["seeds"],
+        "variants": [{"variant": name, "task": IMAGE_VARIANTS[name][0],
+                      "adversarial": IMAGE_VARIANTS[name][1]} for name in section["variants"]],
+        "tasks": list(section["downstream"]), "eps": section["evaluation"]["pgd"]["eps"],
+        "confidence": config["claims"]["confidence"]})
+
+
+def images_external(config: Mapping, dataset: str, name: str) -> dict:
+    """A user-given encoder checkpoint through the same heads and evaluation."""
+    section = config["images"][dataset]
+    return canonical({"base_seed": config["base_seed"], "dataset": dataset, "name": name,
+                      "branch": section["external"]["branch"], **_image_heads(section),
+                      "evaluation": section["evaluation"], "bf16": section["runtime"]["bf16"]})

@@ -26,7 +26,8 @@ from typing import Any
 PACKAGE = "advpretrain"
 PACKAGE_DIR = Path(__file__).resolve().parent
 RESULT_NEUTRAL = frozenset({f"{PACKAGE}.{name}" for name in ("progress", "errors", "workflow",
-                                                             "config", "config_docs")})
+                                                             "config", "config_docs",
+                                                             "images.cost")})
 RECORD_ENV = "ADVPRETRAIN_RECORD_SETTINGS"
 
 

@@ -1,21 +1,26 @@
-"""Training throughput of CIFAR ResNet-18: our code path vs a common public reference style.
+"""Training throughput of CIFAR ResNet-18: our code path vs a common public reference style,
+and our contrastive path (SimCLR and ACL), against the cost model's assumption.
 
-Both pipelines train the same model on the same synthetic CIFAR-shaped data in the same process,
-clean and with PGD-10 l_inf adversarial training:
+Supervised, both pipelines train the same model on the same synthetic CIFAR-shaped data in the
+same process, clean and with PGD-10 l_inf adversarial training:
 
 * ours: uint8 data resident on the device, crop and flip on the device, bf16 autocast and
-  channels_last on the GPU, optional torch.compile, input gradients with torch.autograd.grad
-  (advpretrain.attacks.perturb), exactly as advpretrain/cifar/train.py trains;
+  channels_last on the GPU, optional torch.compile, attack steps with frozen parameters and
+  input gradients only (advpretrain.images.attacks), as advpretrain/images/train.py trains;
 * reference: float32, a torch DataLoader with CPU torchvision transforms (RandomCrop(32, 4),
   RandomHorizontalFlip, ToTensor), and loss.backward() inside the attack loop (which also
   computes the weight gradients that the attack throws away).
 
-Model FLOP utilisation counts the FLOPs the work needs: 3 forward passes per clean image (forward
-and backward) and, per PGD step, 2 (forward and input gradient), against the device's dense bf16
-peak (``--peak-tflops`` for devices not in the table).
+Contrastive, ours only: SimCLR (two views, ACL's projection head) and ACL (dual BatchNorm, PGD-5
+on both views through the adversarial branch, two training passes), views made on the device.
 
-    .venv/bin/python benchmarks/cifar_throughput.py --out results/benchmarks/cifar_throughput.json
-    .venv/bin/python benchmarks/cifar_throughput.py --tiny --out /tmp/tiny.json   # CPU, seconds
+Model FLOP utilisation counts the FLOPs the work needs (advpretrain.images.cost: 3 forward
+passes per trained image, 2 per attack step and image) against the device's dense bf16 peak,
+picked by its name (H100 SXM and PCIe differ; ``--peak-tflops`` for others); ``estimate_mfu`` is
+the cost model's assumed utilisation, to compare with.
+
+    .venv/bin/python benchmarks/images_throughput.py --out results/benchmarks/images_throughput.json
+    .venv/bin/python benchmarks/images_throughput.py --tiny --out /tmp/tiny.json   # CPU, seconds
 """
 
 import argparse
@@ -31,15 +36,20 @@ from torch.utils.data import DataLoader, Dataset
 from torch.utils.flop_counter import FlopCounterMode
 from torchvision import transforms
 
-from advpretrain.images.augment import crop_flip
-from advpretrain.images.losses import cross_entropy
-from advpretrain.images.models import Classifier, ResNet18Encoder
-from advpretrain.images.runtime import Runtime
-from advpretrain.images.train import linf_pgd
 from advpretrain.fileio import write_json
+from advpretrain.images import cost
+from advpretrain.images.attacks import frozen, linf_pgd
+from advpretrain.images.augment import crop_flip, simclr_view
+from advpretrain.images.datasets import spec
+from advpretrain.images.losses import contrastive_logits, cross_entropy, nt_xent
+from advpretrain.images.models import Classifier, ContrastiveModel, ResNet18Encoder, set_branch
+from advpretrain.images.runtime import Runtime
 from benchmarks.common import machine as common_machine
 
-PEAK_BF16_TFLOPS = {"H100": 989.4, "H200": 989.4, "A100": 312.0, "L40S": 362.0, "A10": 125.0}
+CIFAR = spec("cifar10")
+SHIFT = {"shift": 4, "flip": True}
+VIEWS = {"crop_scale": [0.1, 1.0], "flip": True, "jitter": [0.4, 0.4, 0.4, 0.1],
+         "jitter_prob": 0.8, "grayscale_prob": 0.2}
 
 
 def parse(argv):
@@ -54,12 +64,14 @@ def parse(argv):
     parser.add_argument("--workers", type=int, default=8, help="reference DataLoader workers")
     parser.add_argument("--compile", action="store_true", help="torch.compile our model")
     parser.add_argument("--attack-steps", type=int, default=10,
-                        help="PGD steps (eps 8/255, step 2/255)")
+                        help="PGD steps of supervised training (eps 8/255, step 2/255)")
+    parser.add_argument("--acl-steps", type=int, default=5, help="ACL's PGD steps")
     parser.add_argument("--peak-tflops", type=float, help="device peak for the utilisation")
     args = parser.parse_args(argv)
     if args.tiny:
         args.batch, args.width, args.steps, args.warmup = 8, 4, 2, 1
         args.images, args.workers, args.compile, args.attack_steps = 16, 0, False, 2
+        args.acl_steps = 1
     return args
 
 
@@ -79,9 +91,13 @@ class _SyntheticImages(Dataset):
         return self.transform(Image.fromarray(self.images[index])), int(self.labels[index])
 
 
-def _model(width, runtime):
+def _encoder(width, dual_bn=False):
     torch.manual_seed(0)
-    return runtime.place(Classifier(ResNet18Encoder(width)))
+    return ResNet18Encoder(width, 3, CIFAR.mean, CIFAR.std, dual_bn=dual_bn)
+
+
+def _model(width, runtime):
+    return runtime.place(Classifier(_encoder(width), 10))
 
 
 def _timed(step, batches, warmup, steps, batch, runtime):
@@ -98,38 +114,75 @@ def _timed(step, batches, warmup, steps, batch, runtime):
 
 
 def _attack(args):
-    return {"eps_255": 8, "step_255": 2, "steps": args.attack_steps}
+    return {"eps": 8, "step": 2, "steps": args.attack_steps}
+
+
+def _batches(data, args, runtime, generator):
+    images_u8, labels = (t.to(runtime.device) for t in data)
+    while True:
+        order = torch.randperm(len(labels), generator=generator, device=runtime.device)
+        for index in order[: len(order) // args.batch * args.batch].view(-1, args.batch):
+            yield runtime.images(images_u8[index]), labels[index]
 
 
 def ours(adversarial, data, args, runtime):
     model = _model(args.width, runtime)
     forward = runtime.compiled(model)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    images_u8, labels = (t.to(runtime.device) for t in data)
     generator = torch.Generator(device=runtime.device).manual_seed(0)
 
     def loss_of(images, target):
         with runtime.autocast():
             return cross_entropy(forward(images), target)
 
-    def batches():
-        while True:
-            order = torch.randperm(len(labels), generator=generator, device=runtime.device)
-            for index in order[: len(order) // args.batch * args.batch].view(-1, args.batch):
-                yield runtime.images(images_u8[index]), labels[index]
-
     def step(images, target):
-        images = crop_flip(images, generator)
+        images = runtime.layout(crop_flip(images, generator, SHIFT))
         if adversarial:
             model.eval()
-            (images,) = linf_pgd(lambda x: loss_of(x, target), (images,), _attack(args), generator)
+            with frozen(model):
+                (images,) = linf_pgd(lambda x: loss_of(x, target), (images,), 8 / 255, 2 / 255,
+                                     args.attack_steps, generator)
             model.train()
         optimizer.zero_grad(set_to_none=True)
         loss_of(images, target).mean().backward()
         optimizer.step()
 
     model.train()
-    return _timed(step, batches(), args.warmup, args.steps, args.batch, runtime)
+    return _timed(step, _batches(data, args, runtime, generator), args.warmup, args.steps,
+                  args.batch, runtime)
+
+
+def contrastive(adversarial, data, args, runtime):
+    """SimCLR, or ACL (dual BatchNorm, PGD on both views through the adversarial branch)."""
+    model = runtime.place(ContrastiveModel(_encoder(args.width, adversarial), 128,
+                                           dual_bn=adversarial))
+    forward = runtime.compiled(model)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    generator = torch.Generator(device=runtime.device).manual_seed(0)
+
+    def loss_of(first, second):
+        with runtime.autocast():
+            z = forward(torch.cat([first, second]))
+        return nt_xent(*contrastive_logits(*z.chunk(2), 0.5))
+
+    def step(images, _):
+        views = tuple(runtime.layout(simclr_view(images, generator, VIEWS)) for _ in range(2))
+        loss = loss_of(*views)
+        if adversarial:
+            set_branch(model, "adversarial")
+            model.eval()
+            with frozen(model):
+                moved = linf_pgd(loss_of, views, 8 / 255, 2 / 255, args.acl_steps, generator)
+            model.train()
+            loss = (loss + loss_of(*moved)) / 2
+            set_branch(model, "clean")
+        optimizer.zero_grad(set_to_none=True)
+        loss.mean().backward()
+        optimizer.step()
+
+    model.train()
+    return _timed(step, _batches(data, args, runtime, generator), args.warmup, args.steps,
+                  args.batch, runtime)
 
 
 def reference(adversarial, data, args, runtime):
@@ -141,7 +194,7 @@ def reference(adversarial, data, args, runtime):
                         pin_memory=runtime.device.type == "cuda",
                         persistent_workers=args.workers > 0)
     attack = _attack(args)
-    eps, alpha = attack["eps_255"] / 255, attack["step_255"] / 255
+    eps, alpha = attack["eps"] / 255, attack["step"] / 255
 
     def batches():
         while True:
@@ -170,7 +223,7 @@ def reference(adversarial, data, args, runtime):
 
 
 def forward_flops_per_image(width, runtime):
-    model = Classifier(ResNet18Encoder(width)).eval()
+    model = Classifier(_encoder(width), 10).eval()
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         model(torch.rand(1, 3, 32, 32))
     return counter.get_total_flops()
@@ -181,8 +234,8 @@ def peak_flops(args, runtime):
         return args.peak_tflops * 1e12
     if runtime.device.type != "cuda":
         return None
-    name = torch.cuda.get_device_name(runtime.device)
-    return next((tflops * 1e12 for key, tflops in PEAK_BF16_TFLOPS.items() if key in name), None)
+    kind = cost.gpu_kind(torch.cuda.get_device_name(runtime.device))
+    return cost.PEAK_FLOPS[kind]["bf16"] if kind else None
 
 
 def machine(runtime):
@@ -201,30 +254,37 @@ def main(argv=None):
     if args.tiny:
         torch.set_num_threads(1)  # seconds on a shared CPU; more threads only contend
     runtime = Runtime(device=torch.device("cuda" if on_gpu else "cpu"), bf16=on_gpu,
-                      channels_last=on_gpu, compile=args.compile)
+                      channels_last=on_gpu, compile=args.compile, levels=CIFAR.levels)
     torch.backends.cudnn.benchmark = on_gpu  # for both pipelines, as public code usually sets it
     rng = np.random.default_rng(0)
     data = (torch.from_numpy(rng.integers(0, 256, (args.images, 3, 32, 32), dtype=np.uint8)),
             torch.from_numpy(rng.integers(0, 10, args.images)))
     flops = forward_flops_per_image(args.width, runtime)
     peak = peak_flops(args, runtime)
-    passes = {"clean": 3, f"pgd{args.attack_steps}": 3 + 2 * args.attack_steps}
+    supervised = {"clean": 3, f"pgd{args.attack_steps}": 3 + 2 * args.attack_steps}
+    # Contrastive, per image: two views trained (2 x 3); ACL adds 2 x 2 per step and 2 x 3.
+    views = {"simclr": 6, f"acl{args.acl_steps}": 6 + 4 * args.acl_steps + 6}
+    runs = [(mode, passes, name, pipeline) for mode, passes in supervised.items()
+            for name, pipeline in (("ours", ours), ("reference", reference))]
+    runs += [(mode, passes, "ours", contrastive) for mode, passes in views.items()]
     rows = []
-    for mode, needed_passes in passes.items():
-        for name, pipeline in (("ours", ours), ("reference", reference)):
-            rate, seconds = pipeline(mode != "clean", data, args, runtime)
-            achieved = rate * needed_passes * flops
-            rows.append({"pipeline": name, "mode": mode, "images_per_s": rate,
-                         "timed_seconds": seconds, "model_tflops_per_s": achieved / 1e12,
-                         "mfu": achieved / peak if peak else None})
-            print(f"{name:9s} {mode:6s} {rate:10.1f} images/s", flush=True)
+    for mode, needed_passes, name, pipeline in runs:
+        adversarial = mode not in ("clean", "simclr")
+        rate, seconds = pipeline(adversarial, data, args, runtime)
+        achieved = rate * needed_passes * flops
+        rows.append({"pipeline": name, "mode": mode, "images_per_s": rate,
+                     "timed_seconds": seconds, "model_tflops_per_s": achieved / 1e12,
+                     "mfu": achieved / peak if peak else None,
+                     "epoch_seconds_49000": 49000 / rate})
+        print(f"{name:9s} {mode:6s} {rate:10.1f} images/s", flush=True)
     rate = {(r["pipeline"], r["mode"]): r["images_per_s"] for r in rows}
-    speedup = {mode: rate["ours", mode] / rate["reference", mode] for mode in passes}
+    speedup = {mode: rate["ours", mode] / rate["reference", mode] for mode in supervised}
     write_json(args.out, {
-        "command": [sys.executable, *sys.argv] if argv is None else ["cifar_throughput.py", *argv],
+        "command": [sys.executable, *sys.argv] if argv is None else ["images_throughput.py",
+                                                                     *argv],
         "machine": machine(runtime), "settings": {**vars(args), "attack": _attack(args)},
-        "forward_flops_per_image": flops, "peak_flops": peak, "results": rows,
-        "speedup_ours_over_reference": speedup})
+        "forward_flops_per_image": flops, "peak_flops": peak, "estimate_mfu": cost.UTILISATION,
+        "results": rows, "speedup_ours_over_reference": speedup})
     return rows
 
 

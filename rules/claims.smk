@@ -1,6 +1,8 @@
 # The claims table: each claim C1-C6, its statistic, an interval over seeds and a verdict,
-# computed from the workflow's own CSVs (advpretrain/claims.py). C6 needs the CIFAR-10 branch;
-# with cifar.enabled false it comes out "not evaluated".
+# computed from the workflow's own CSVs (advpretrain/claims.py). C6 reads the per-seed table of
+# each real-image data set whose branch is on (rules/images.smk: IMAGES_ON); CIFAR-10 is off on
+# a machine without a GPU (images.cifar10.enabled: auto), and C6 on CIFAR-10 is then "not
+# evaluated".
 
 CLAIMS_INPUTS = {
     "supervised_summary": sim_csv("summary"),
@@ -8,8 +10,8 @@ CLAIMS_INPUTS = {
     "contrastive_summary": sim_csv("summary", tasks=("contrastive",)),
     "pair_loss": sim_csv("pair_loss", tasks=("contrastive",)),
     **{f"downstream_{task}": sim_csv("downstream", tasks=(task,)) for task in DOWNSTREAM["tasks"]},
-    # C6: rules/cifar.smk's report rule writes this table.
-    **({"cifar_table": [f"{PAPER_FIGURES}/cifar10_table.csv"]} if CIFAR_ENABLED else {}),
+    # C6: results/images/<dataset>/per_seed.csv (rules/images.smk), for each data set that is on.
+    **{f"images_{dataset}": [images_per_seed(dataset)] for dataset in IMAGES_ON},
 }
 
 

@@ -1,162 +1,232 @@
-# CIFAR-10 branch (claim C6): archive -> split arrays -> pre-training per variant -> clean linear
-# head -> evaluation (clean, PGD-20, AutoAttack, purification) -> table and figure.
-# Training and evaluation ask for cifar.resources.gpus GPUs (0 in the tiny CPU config). The
-# branch is part of `all` only when cifar.enabled is true (config/cpu_only.yaml turns it off).
-
-CIFAR = config["cifar"]
-CIFAR_ENABLED = CIFAR["enabled"]
-CIFAR_DIR = f"{RESULTS}/cifar"
-CIFAR_DATA = f"{CIFAR_DIR}/data/cifar10.npz"
-CIFAR_MINUTES = CIFAR["resources"]["runtime_minutes"]
-CIFAR_VARIANT = "|".join(CIFAR["variants"])
-
-
-rule cifar_data:
+# Real images (claim C6), one branch per data set of the config's `images:` section (cifar10,
+# digits), the same rules for each through the {dataset} wildcard: data split -> pre-training per
+# (variant, seed) -> clean linear heads (every downstream task) -> evaluation (clean, PGD-20 and
+# AutoAttack per task, purification) -> per-seed table, summary table and figure per data set.
+# A data set is part of `all` (and of the claims' inputs) when images.<dataset>.enabled is true,
+# or auto and a GPU is visible (advpretrain/images/gpus.py): CIFAR-10 is auto, the digits true.
+# Before any job starts the workflow prints the cost model's FLOPs and GPU time per job.
+rule images_data:
     input:
         code=code("images_data"),
     output:
-        data=CIFAR_DATA,
-        meta=f"{CIFAR_DIR}/data/cifar10.json",
+        data=f"{IMAGE_DIR}/{{dataset}}/data/split.npz",
+        meta=f"{IMAGE_DIR}/{{dataset}}/data/split.json",
     log:
-        f"{RESULTS}/logs/cifar/data.log",
+        f"{RESULTS}/logs/images/{{dataset}}/data.log",
+    wildcard_constraints:
+        dataset=IMAGE_DATASET_NAMES,
     conda:
         "../envs/workflow.yaml"
     threads: 1
     resources:
-        mem_mb=CIFAR["resources"]["mem_mb"],
-        runtime=CIFAR_MINUTES["data"],
+        mem_mb=image_resource("data", "mem_mb"),
+        runtime=image_resource("data"),
     params:
-        settings=stage.cifar_data(config),
-        source=stage.cifar_source(config),
+        settings=lambda wildcards: stage.images_data(config, wildcards.dataset),
+        source=lambda wildcards: stage.images_source(config, wildcards.dataset),
     script:
         "../scripts/images_data.py"
 
 
-rule cifar_pretrain:
+rule images_pretrain:
     input:
-        data=CIFAR_DATA,
+        data=rules.images_data.output.data,
         code=code("images_pretrain"),
     output:
-        encoder=protected(f"{CIFAR_DIR}/{{variant}}/encoder.pt"),
-        log_csv=f"{CIFAR_DIR}/{{variant}}/pretrain_log.csv",
-        meta=f"{CIFAR_DIR}/{{variant}}/pretrain.json",
+        encoder=protected(f"{IMAGE_JOB}/encoder.pt"),
+        log_csv=f"{IMAGE_JOB}/pretrain_log.csv",
+        meta=f"{IMAGE_JOB}/pretrain.json",
     log:
-        f"{RESULTS}/logs/cifar/pretrain_{{variant}}.log",
+        f"{RESULTS}/logs/images/{{dataset}}/pretrain_{{variant}}_seed{{seed}}.log",
     benchmark:
-        benchmark_file("cifar_pretrain", "variant")
+        benchmark_file("images_pretrain", "dataset", "variant", "seed")
     wildcard_constraints:
-        variant=CIFAR_VARIANT,
+        dataset=IMAGE_DATASET_NAMES,
+        variant=IMAGE_VARIANT_NAMES,
+        seed=r"\d+",
     conda:
         "../envs/workflow.yaml"
-    threads: 2
+    threads: image_threads
     resources:
-        mem_mb=CIFAR["resources"]["mem_mb"],
-        runtime=CIFAR_MINUTES["pretrain"],
-        gpu=CIFAR["resources"]["gpus"],
+        mem_mb=image_resource("pretrain", "mem_mb"),
+        runtime=image_resource("pretrain"),
+        gpu=image_resource("pretrain", "gpus"),
+        slurm_partition=image_partition,
     params:
-        settings=lambda wildcards: stage.cifar_pretrain(config, wildcards.variant),
-        options=stage.cifar_options(config),
+        settings=lambda wildcards: stage.images_pretrain(
+            config, wildcards.dataset, wildcards.variant, int(wildcards.seed)
+        ),
+        options=lambda wildcards: stage.images_options(config, wildcards.dataset),
         resume=lambda wildcards: stage.untracked(
-            path=f"{RESULTS}/resume/cifar_pretrain_{wildcards.variant}.pt"
+            path=f"{RESULTS}/resume/images_pretrain_{wildcards.dataset}_{wildcards.variant}_seed{wildcards.seed}.pt"
         ),
     script:
         "../scripts/images_pretrain.py"
 
 
-rule cifar_linear:
+rule images_linear:
     input:
-        data=CIFAR_DATA,
-        encoder=rules.cifar_pretrain.output.encoder,
+        data=rules.images_data.output.data,
+        encoder=rules.images_pretrain.output.encoder,
         code=code("images_linear"),
     output:
-        head=f"{CIFAR_DIR}/{{variant}}/linear_head.pt",
-        log_csv=f"{CIFAR_DIR}/{{variant}}/linear_log.csv",
-        meta=f"{CIFAR_DIR}/{{variant}}/linear.json",
+        heads=f"{IMAGE_JOB}/linear_heads.pt",
+        log_csv=f"{IMAGE_JOB}/linear_log.csv",
+        meta=f"{IMAGE_JOB}/linear.json",
     log:
-        f"{RESULTS}/logs/cifar/linear_{{variant}}.log",
+        f"{RESULTS}/logs/images/{{dataset}}/linear_{{variant}}_seed{{seed}}.log",
     benchmark:
-        benchmark_file("cifar_linear", "variant")
+        benchmark_file("images_linear", "dataset", "variant", "seed")
     wildcard_constraints:
-        variant=CIFAR_VARIANT,
+        dataset=IMAGE_DATASET_NAMES,
+        variant=IMAGE_VARIANT_NAMES,
+        seed=r"\d+",
     conda:
         "../envs/workflow.yaml"
-    threads: 2
+    threads: image_threads
     resources:
-        mem_mb=CIFAR["resources"]["mem_mb"],
-        runtime=CIFAR_MINUTES["linear"],
-        gpu=CIFAR["resources"]["gpus"],
+        mem_mb=image_resource("linear", "mem_mb"),
+        runtime=image_resource("linear"),
+        gpu=image_resource("linear", "gpus"),
+        slurm_partition=image_partition,
     params:
-        settings=lambda wildcards: stage.cifar_linear(config, wildcards.variant),
-        options=stage.cifar_options(config),
+        settings=lambda wildcards: stage.images_linear(
+            config, wildcards.dataset, wildcards.variant, int(wildcards.seed)
+        ),
+        options=lambda wildcards: stage.images_options(config, wildcards.dataset),
         resume=lambda wildcards: stage.untracked(
-            path=f"{RESULTS}/resume/cifar_linear_{wildcards.variant}.pt"
+            path=f"{RESULTS}/resume/images_linear_{wildcards.dataset}_{wildcards.variant}_seed{wildcards.seed}.pt"
         ),
     script:
         "../scripts/images_linear.py"
 
 
-rule cifar_evaluate:
+rule images_evaluate:
     input:
-        data=CIFAR_DATA,
-        encoder=rules.cifar_pretrain.output.encoder,
-        head=rules.cifar_linear.output.head,
+        data=rules.images_data.output.data,
+        encoder=rules.images_pretrain.output.encoder,
+        heads=rules.images_linear.output.heads,
         code=code("images_evaluate"),
     output:
-        metrics=f"{CIFAR_DIR}/{{variant}}/evaluation.csv",
-        purification=f"{CIFAR_DIR}/{{variant}}/purification.csv",
-        meta=f"{CIFAR_DIR}/{{variant}}/evaluation.json",
+        metrics=f"{IMAGE_JOB}/evaluation.csv",
+        robustness=f"{IMAGE_JOB}/robustness.csv",
+        purification=f"{IMAGE_JOB}/purification.csv",
+        meta=f"{IMAGE_JOB}/evaluation.json",
     log:
-        f"{RESULTS}/logs/cifar/evaluate_{{variant}}.log",
+        f"{RESULTS}/logs/images/{{dataset}}/evaluate_{{variant}}_seed{{seed}}.log",
     benchmark:
-        benchmark_file("cifar_evaluate", "variant")
+        benchmark_file("images_evaluate", "dataset", "variant", "seed")
     wildcard_constraints:
-        variant=CIFAR_VARIANT,
+        dataset=IMAGE_DATASET_NAMES,
+        variant=IMAGE_VARIANT_NAMES,
+        seed=r"\d+",
     conda:
         "../envs/workflow.yaml"
-    threads: 2
+    threads: image_threads
     resources:
-        mem_mb=CIFAR["resources"]["mem_mb"],
-        runtime=CIFAR_MINUTES["evaluate"],
-        gpu=CIFAR["resources"]["gpus"],
+        mem_mb=image_resource("evaluate", "mem_mb"),
+        runtime=image_resource("evaluate"),
+        gpu=image_resource("evaluate", "gpus"),
+        slurm_partition=image_partition,
     params:
-        settings=lambda wildcards: stage.cifar_evaluate(config, wildcards.variant),
-        options=stage.cifar_options(config),
+        settings=lambda wildcards: stage.images_evaluate(
+            config, wildcards.dataset, wildcards.variant, int(wildcards.seed)
+        ),
+        options=lambda wildcards: stage.images_options(config, wildcards.dataset),
     script:
         "../scripts/images_evaluate.py"
 
 
-rule cifar_report:
+# One report rule per data set: each has its own captions (report/captions/<dataset>_*.rst).
+for IMAGE_DATASET in IMAGES:
+
+    rule:
+        name:
+            f"images_report_{IMAGE_DATASET}"
+        input:
+            metrics=image_jobs(IMAGE_DATASET, rules.images_evaluate.output.metrics),
+            robustness=image_jobs(IMAGE_DATASET, rules.images_evaluate.output.robustness),
+            purification=image_jobs(IMAGE_DATASET, rules.images_evaluate.output.purification),
+            pretrain_meta=image_jobs(IMAGE_DATASET, rules.images_pretrain.output.meta),
+            linear_meta=image_jobs(IMAGE_DATASET, rules.images_linear.output.meta),
+            evaluate_meta=image_jobs(IMAGE_DATASET, rules.images_evaluate.output.meta),
+            code=code("images_report"),
+        output:
+            per_seed=f"{IMAGE_DIR}/{IMAGE_DATASET}/per_seed.csv",
+            table_csv=reported(
+                f"{PAPER_FIGURES}/{IMAGE_DATASET}_table.csv",
+                f"{IMAGE_DATASET}_table",
+                IMAGE_CATEGORY[IMAGE_DATASET],
+            ),
+            table_md=f"{PAPER_FIGURES}/{IMAGE_DATASET}_table.md",
+            table_tex=f"{PAPER_FIGURES}/{IMAGE_DATASET}_table.tex",
+            figure_pdf=f"{PAPER_FIGURES}/{IMAGE_DATASET}_results.pdf",
+            figure_png=reported(
+                f"{PAPER_FIGURES}/{IMAGE_DATASET}_results.png",
+                f"{IMAGE_DATASET}_results",
+                IMAGE_CATEGORY[IMAGE_DATASET],
+            ),
+            meta=f"{IMAGE_DIR}/{IMAGE_DATASET}/report.json",
+        log:
+            f"{RESULTS}/logs/images/{IMAGE_DATASET}/report.log",
+        conda:
+            "../envs/workflow.yaml"
+        threads: 1
+        resources:
+            mem_mb=2000,
+            runtime=IMAGES[IMAGE_DATASET]["resources"]["runtime_minutes"]["report"],
+        params:
+            settings=stage.images_report(config, IMAGE_DATASET),
+        script:
+            "../scripts/images_report.py"
+
+
+# An encoder checkpoint of your own (images.<dataset>.external.root/NAME.pt) through the same
+# heads and attacks: `snakemake results/images/cifar10/external/NAME/evaluation.csv`.
+rule images_external:
     input:
-        metrics=expand(rules.cifar_evaluate.output.metrics, variant=CIFAR["variants"]),
-        purification=expand(rules.cifar_evaluate.output.purification, variant=CIFAR["variants"]),
-        pretrain_meta=expand(rules.cifar_pretrain.output.meta, variant=CIFAR["variants"]),
-        linear_meta=expand(rules.cifar_linear.output.meta, variant=CIFAR["variants"]),
-        evaluate_meta=expand(rules.cifar_evaluate.output.meta, variant=CIFAR["variants"]),
-        code=code("images_report"),
-    output:
-        table_csv=reported(f"{PAPER_FIGURES}/cifar10_table.csv", "cifar10_table", "CIFAR-10 (C6)"),
-        table_md=f"{PAPER_FIGURES}/cifar10_table.md",
-        table_tex=f"{PAPER_FIGURES}/cifar10_table.tex",
-        purification_csv=f"{PAPER_FIGURES}/cifar10_purification.csv",
-        figure_pdf=f"{PAPER_FIGURES}/cifar10_purification.pdf",
-        figure_png=reported(
-            f"{PAPER_FIGURES}/cifar10_purification.png", "cifar10_purification", "CIFAR-10 (C6)"
+        data=rules.images_data.output.data,
+        checkpoint=lambda wildcards: os.path.join(
+            IMAGES[wildcards.dataset]["external"]["root"], f"{wildcards.name}.pt"
         ),
-        meta=f"{CIFAR_DIR}/report.json",
+        code=code("images_external"),
+    output:
+        heads=f"{IMAGE_DIR}/{{dataset}}/external/{{name}}/linear_heads.pt",
+        log_csv=f"{IMAGE_DIR}/{{dataset}}/external/{{name}}/linear_log.csv",
+        metrics=f"{IMAGE_DIR}/{{dataset}}/external/{{name}}/evaluation.csv",
+        robustness=f"{IMAGE_DIR}/{{dataset}}/external/{{name}}/robustness.csv",
+        purification=f"{IMAGE_DIR}/{{dataset}}/external/{{name}}/purification.csv",
+        meta=f"{IMAGE_DIR}/{{dataset}}/external/{{name}}/evaluation.json",
     log:
-        f"{RESULTS}/logs/cifar/report.log",
+        f"{RESULTS}/logs/images/{{dataset}}/external_{{name}}.log",
+    benchmark:
+        benchmark_file("images_external", "dataset", "name")
+    wildcard_constraints:
+        dataset=IMAGE_DATASET_NAMES,
+        name=r"[A-Za-z0-9_.-]+",
     conda:
         "../envs/workflow.yaml"
-    threads: 1
+    threads: image_threads
     resources:
-        mem_mb=2000,
-        runtime=CIFAR_MINUTES["report"],
+        mem_mb=image_resource("external", "mem_mb"),
+        runtime=image_resource("external"),
+        gpu=image_resource("external", "gpus"),
+        slurm_partition=image_partition,
     params:
-        settings=stage.cifar_report(config),
+        settings=lambda wildcards: stage.images_external(config, wildcards.dataset, wildcards.name),
+        options=lambda wildcards: stage.images_options(config, wildcards.dataset),
+        resume=lambda wildcards: stage.untracked(
+            path=f"{RESULTS}/resume/images_external_{wildcards.dataset}_{wildcards.name}.pt"
+        ),
     script:
-        "../scripts/images_report.py"
+        "../scripts/images_external.py"
 
 
-if CIFAR_ENABLED:
+for IMAGE_DATASET in IMAGES_ON:
+    ALL_TARGETS.extend(getattr(rules, f"images_report_{IMAGE_DATASET}").output)
 
-    ALL_TARGETS.extend(rules.cifar_report.output)
+
+onstart:
+    for dataset in IMAGES_ON:
+        if IMAGES[dataset]["resources"]["gpus"] > 0:
+            print(describe_cost(config, dataset))

@@ -33,18 +33,19 @@ NOTEBOOK_SPECS = {
         True,
     ),
     "04_claims": ([], [f"{RESULTS}/claims.csv"], {"claims"}, True),
-    "05_cifar10": (
+    "05_real_images": (
         [],
         [
-            f"{PAPER_FIGURES}/{name}"
-            for name in (
-                "cifar10_table.csv",
-                "cifar10_purification.csv",
-                "cifar10_purification.png",
+            path
+            for dataset in IMAGES_ON
+            for path in (
+                images_per_seed(dataset),
+                f"{PAPER_FIGURES}/{dataset}_table.csv",
+                f"{PAPER_FIGURES}/{dataset}_results.png",
             )
         ],
-        {"cifar_report"},
-        CIFAR_ENABLED,
+        {"images_evaluate"},
+        bool(IMAGES_ON),
     ),
 }
 RULES_INCLUDED = {rule.name for rule in workflow.rules}

@@ -1,6 +1,6 @@
-"""Rule cifar_data: the CIFAR-10 archive verified and split into arrays."""
+"""Rule images_data: a data set's train / validation / test arrays."""
 
-from advpretrain.images.data import make_cifar_data
+from advpretrain.images.data import make_data
 from advpretrain.workflow import run
 
-run(snakemake, make_cifar_data)  # noqa: F821 (snakemake is injected by Snakemake)
+run(snakemake, make_data)  # noqa: F821 (snakemake is injected by Snakemake)

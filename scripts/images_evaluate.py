@@ -1,4 +1,4 @@
-"""Rule cifar_evaluate: clean, PGD and AutoAttack accuracy and purification of one variant."""
+"""Rule images_evaluate: clean, PGD and AutoAttack accuracy of the heads, and purification."""
 
 from advpretrain.images.evaluate import evaluate
 from advpretrain.workflow import run

@@ -1,6 +1,6 @@
-"""Rule cifar_linear: clean linear head on one variant's frozen encoder."""
+"""Rule images_linear: clean linear heads (SLF) of every downstream task on a frozen encoder."""
 
-from advpretrain.images.train import train_linear
+from advpretrain.images.linear import train_linear
 from advpretrain.workflow import run
 
 run(snakemake, train_linear)  # noqa: F821 (snakemake is injected by Snakemake)

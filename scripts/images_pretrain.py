@@ -1,4 +1,4 @@
-"""Rule cifar_pretrain: pre-train one CIFAR-10 variant's encoder."""
+"""Rule images_pretrain: one variant's encoder for one seed."""
 
 from advpretrain.images.train import pretrain
 from advpretrain.workflow import run

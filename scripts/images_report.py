@@ -1,4 +1,4 @@
-"""Rule cifar_report: the CIFAR-10 table and purification figure."""
+"""Rules images_report_<dataset>: the per-seed table, the summary table and the figure."""
 
 from advpretrain.images.report import write_report
 from advpretrain.workflow import run

@@ -64,7 +64,7 @@ def write_test_archive(workdir: Path) -> None:
     downloaded here)."""
     from test_cifar_data import write_cifar_archive
 
-    root = yaml.safe_load(TEST_CONFIG.read_text())["cifar"]["data"]["root"]
+    root = yaml.safe_load(TEST_CONFIG.read_text())["images"]["cifar10"]["data"]["root"]
     write_cifar_archive(Path(workdir) / root)
 
 

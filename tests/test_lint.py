@@ -17,6 +17,7 @@ SHIPPED = {
     "paper": ["config.yaml"],
     "paper, CPU only": ["config.yaml", "cpu_only.yaml"],
     "paper, GPU budget": ["config.yaml", "gpu_budget.yaml"],
+    "paper, CIFAR-10 forced on": ["config.yaml", "cifar10_on.yaml"],
     "test": ["test.yaml"],
 }
 

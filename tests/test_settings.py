@@ -60,8 +60,11 @@ def test_downstream_stages_carry_the_fingerprint_of_their_model(test_config):
     model = fingerprint(settings.pretrain(test_config, "contrastive", "gate"))
     assert settings.downstream(test_config, "contrastive", "gate")["model"] == model
     assert settings.evaluate_pair_loss(test_config, "contrastive", "gate")["model"] == model
-    encoder = fingerprint(settings.cifar_pretrain(test_config, "supervised_clean"))
-    assert settings.cifar_evaluate(test_config, "supervised_clean")["encoder"] == encoder
+    encoder = fingerprint(settings.images_pretrain(test_config, "digits", "supervised_clean", 1))
+    assert settings.images_evaluate(test_config, "digits", "supervised_clean", 1)["encoder"] \
+        == encoder
+    heads = fingerprint(settings.images_linear(test_config, "digits", "supervised_clean", 1))
+    assert settings.images_evaluate(test_config, "digits", "supervised_clean", 1)["heads"] == heads
 
 
 def test_pair_attack_tasks_share_the_contrastive_seed(test_config):

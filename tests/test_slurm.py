@@ -5,7 +5,7 @@ missing SLURM is a failure. To keep CI short (every SLURM job re-reads the workf
 plugin polls every few seconds), the run covers one path of the test config's DAG: data (two
 one-core jobs side by side), supervised pre-training and evaluation (two-core jobs) and two
 figures; the whole DAG runs locally in tests/test_workflow.py and needs nothing the profile does
-not exercise here. The CIFAR branch serves as the job that fails on purpose (no archive).
+not exercise here. The CIFAR-10 branch serves as the job that fails on purpose (no archive).
 """
 
 import os
@@ -103,36 +103,38 @@ def test_simulation_runs_through_slurm(slurm, tmp_path):
 
 def test_failed_job_is_reported_with_its_log(slurm, tmp_path):
     # No CIFAR archive in this fresh directory and download is off in the test config:
-    # cifar_data fails inside its SLURM job.
-    result = run_on_slurm(tmp_path, "results/cifar/data/cifar10.npz")
+    # images_data fails inside its SLURM job.
+    result = run_on_slurm(tmp_path, "results/images/cifar10/data/split.npz")
     output = result.stdout + result.stderr
     assert result.returncode != 0, output[-3000:]
-    assert "Error in rule cifar_data" in output, output[-5000:]
-    assert "results/logs/cifar/data.log" in output
+    assert "Error in rule images_data" in output, output[-5000:]
+    assert "results/logs/images/cifar10/data.log" in output
     # show-failed-logs prints the rule log: the user sees the reason without opening a file.
-    assert "is missing and config key cifar.data.download is false" in output, output[-5000:]
+    assert "is missing and config key images.cifar10.data.download is false" in output, \
+        output[-5000:]
     # The SLURM log of the job (sbatch's stdout and stderr) is named in the error report.
     slurm_logs = list((tmp_path / "results" / "logs" / "slurm").rglob("*.log"))
     assert slurm_logs and all(str(log) in output for log in slurm_logs), output[-5000:]
     assert "CifarDataError" in slurm_logs[0].read_text()
-    assert not (tmp_path / "results/cifar/data/cifar10.npz").exists()
+    assert not (tmp_path / "results/images/cifar10/data/split.npz").exists()
 
 
 def test_gpu_rules_ask_for_gpus(slurm, tmp_path):
-    # cifar.resources.gpus = 1: the CIFAR training job asks sbatch for a GPU. This one-node
-    # cluster has none, so sbatch refuses it, and Snakemake must report that as a failure.
+    # images.cifar10.resources.gpus = 1: the CIFAR-10 training job asks sbatch for a GPU. This
+    # one-node cluster has none, so sbatch refuses it, and Snakemake must report that as a
+    # failure.
     config = yaml.safe_load(TEST_CONFIG.read_text())
-    config["cifar"]["resources"]["gpus"] = 1
+    config["images"]["cifar10"]["resources"]["gpus"] = 1
     configfile = tmp_path / "gpu.yaml"
     configfile.write_text(yaml.safe_dump(config))
-    write_cifar_archive(tmp_path / config["cifar"]["data"]["root"])
-    result = run_on_slurm(tmp_path, "results/cifar/supervised_clean/encoder.pt",
+    write_cifar_archive(tmp_path / config["images"]["cifar10"]["data"]["root"])
+    result = run_on_slurm(tmp_path, "results/images/cifar10/supervised_clean/seed0/encoder.pt",
                           configfile=configfile)
     output = result.stdout + result.stderr
     assert result.returncode != 0, output[-3000:]
     calls = sbatch_calls(output)
-    data_call = next(call for call in calls if "rule_cifar_data" in call)
-    pretrain_call = next(call for call in calls if "rule_cifar_pretrain" in call)
+    data_call = next(call for call in calls if "rule_images_data" in call)
+    pretrain_call = next(call for call in calls if "rule_images_pretrain" in call)
     assert "--gpus" not in data_call          # the data job is a CPU job
     assert "--gpus=1" in pretrain_call, pretrain_call
-    assert "Error in rule cifar_pretrain" in output
+    assert "Error in rule images_pretrain" in output

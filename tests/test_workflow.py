@@ -29,32 +29,34 @@ ONE_JOB_PER_RULE = {
     "downstream_blend": "results/simulation/supervised/gate/downstream_blend.csv",
     "figure": "results/figures/eps_sweep.png",
     "claims": "results/claims.csv",
-    "cifar_data": "results/cifar/data/cifar10.npz",
-    "cifar_pretrain": "results/cifar/supervised_adversarial/encoder.pt",
-    "cifar_linear": "results/cifar/contrastive_adversarial/linear_head.pt",
-    "cifar_evaluate": "results/cifar/contrastive_clean/evaluation.csv",
-    "cifar_report": "paper_figures/cifar10_table.csv",
+    "images_data": "results/images/cifar10/data/split.npz",
+    "images_pretrain": "results/images/digits/supervised_adversarial/seed1/encoder.pt",
+    "images_linear": "results/images/digits/contrastive_adversarial/seed0/linear_heads.pt",
+    "images_evaluate": "results/images/cifar10/contrastive_clean/seed0/evaluation.csv",
+    "images_report_cifar10": "paper_figures/cifar10_table.csv",
+    "images_report_digits": "results/images/digits/per_seed.csv",
 }
 REBUILD_LAYERS = [
-    ["sparse_coding_data", "cifar_data"],
+    ["sparse_coding_data", "images_data"],
     ["pretrain", "evaluate_pretrained", "evaluate_pair_loss", "downstream", "downstream_baselines",
-     "downstream_blend", "cifar_pretrain", "cifar_linear", "cifar_evaluate"],
-    ["pair_attack_study", "figure", "cifar_report"],
+     "downstream_blend", "images_pretrain", "images_linear", "images_evaluate"],
+    ["pair_attack_study", "figure", "images_report_cifar10", "images_report_digits"],
     ["claims"],
 ]
-# Wall-clock measurements cannot repeat: the CIFAR stages' "timing" entries and the CIFAR
-# table's time columns are compared without them, and so are the hashes of files holding them
+# Wall-clock measurements cannot repeat: the image stages' "timing" entries and the per-seed
+# tables' time columns are compared without them, and so are the hashes of files holding them
 # where a provenance JSON lists them.
 TIME_COLUMNS = ["gpu_minutes", "wall_minutes", "device"]
-TIMED = re.compile(r"paper_figures/cifar10_table\.|results/cifar/[^/]+/\w+\.json$")
+TIMED = re.compile(r"results/images/\w+/per_seed\.csv$|results/images/.+\.json$")
 
 
 def test_dag_builds_every_figure_and_table(workflow_run):
     figures = {p.name for p in (workflow_run / "paper_figures").iterdir()}
     for name in ("purity_distribution", "coefficient_heatmaps", "robustness_curves", "eps_sweep",
-                 "downstream_accuracy", "contrastive_pair_loss", "cifar10_purification"):
+                 "downstream_accuracy", "contrastive_pair_loss", "cifar10_results",
+                 "digits_results"):
         assert {f"{name}.pdf", f"{name}.png"} <= figures
-    assert {"claims.md", "cifar10_table.csv"} <= figures
+    assert {"claims.md", "cifar10_table.csv", "digits_table.csv"} <= figures
     summary = pd.read_csv(workflow_run / "results/simulation/supervised/gate/summary.csv")
     assert set(summary["measure"]) == {"purity", "participation_ratio", "feature_count",
                                        "dead_share"}
@@ -98,8 +100,9 @@ def comparable_bytes(path: Path) -> bytes:
             for name in [name for name in files if TIMED.search(name)]:
                 files.pop(name)
         return json.dumps(payload, sort_keys=True).encode()
-    if path.name == "cifar10_table.csv":
-        return pd.read_csv(path).drop(columns=TIME_COLUMNS).to_csv().encode()
+    if path.name == "per_seed.csv" or path.name.endswith("_table.csv"):
+        table = pd.read_csv(path)
+        return table.drop(columns=[c for c in TIME_COLUMNS if c in table]).to_csv().encode()
     return path.read_bytes()
 
 
@@ -179,7 +182,8 @@ def test_contrastive_change_leaves_supervised_jobs_alone(dry_run_after):
 
 def test_runtime_options_rerun_nothing(dry_run_after):
     def options(config):
-        config["cifar"]["runtime"].update(compile=True, deterministic=False)
+        config["images"]["cifar10"]["runtime"].update(compile=True, deterministic=False,
+                                                      cpu_max_hours=5)
         config["simulation"]["training"]["resume_every"] = 7
     assert "Nothing to be done" in dry_run_after(options)
 
@@ -187,8 +191,11 @@ def test_runtime_options_rerun_nothing(dry_run_after):
 def test_cpu_overlay_plans_no_cifar_job(tmp_path):
     result = run_snakemake(tmp_path, "--dry-run", configfile=[
         TEST_CONFIG.parent / "config.yaml", TEST_CONFIG.parent / "cpu_only.yaml"])
-    planned = planned_rules(result.stdout)
-    assert "pretrain" in planned and not any(rule.startswith("cifar") for rule in planned)
+    jobs = planned_jobs(result.stdout)
+    planned = {job["rule"] for job in jobs}
+    assert {"pretrain", "images_pretrain", "images_report_digits"} <= planned
+    assert not any(job["wildcards"].get("dataset") == "cifar10" for job in jobs)
+    assert "images_report_cifar10" not in planned
 
 
 @pytest.fixture
@@ -228,6 +235,5 @@ def test_attack_change_reruns_exactly_what_attacks(workflow_run, repo_copy, edit
     changed = {job["rule"] for job in jobs
                if any(path.endswith("advpretrain/evaluation/attacks.py") for path in job["input"])}
     assert changed == {"pretrain", "evaluate_pretrained", "evaluate_pair_loss", "downstream",
-                       "downstream_baselines", "downstream_blend", "cifar_pretrain",
-                       "cifar_linear", "cifar_evaluate"}
-    assert not {"sparse_coding_data", "cifar_data"} & {job["rule"] for job in jobs}
+                       "downstream_baselines", "downstream_blend"}
+    assert not {"sparse_coding_data", "images_data"} & {job["rule"] for job in jobs}

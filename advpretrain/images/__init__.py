@@ -1,6 +1,9 @@
-"""CIFAR-10 branch (claim C6): ResNet-18 pre-training variants, clean linear heads, robustness.
+"""Real images (claim C6): CIFAR-10 and scikit-learn's 8x8 digits through the same protocol.
 
-Stages, one Snakemake rule each: ``data`` (archive -> split arrays), ``train`` (pre-training and
-the downstream linear head), ``evaluate`` (clean / PGD-20 / AutoAttack accuracy, purification)
-and ``report`` (table and figure).
+Stages, one Snakemake rule each (rules/images.smk, wildcard ``dataset``): ``data`` (archive or
+bundled set -> split arrays), ``train`` (the four pre-training variants, model selection),
+``linear`` (clean SLF heads for every downstream task), ``evaluate`` (clean / PGD-20 / AutoAttack
+accuracy, purification), ``report`` (per-seed table, summary table, figure) and ``external`` (a
+user checkpoint through the same heads and attacks). ``cost``, ``cost_table``, ``gpus``,
+``datasets``, ``variants`` and ``architecture`` import no torch: the Snakefile uses them.
 """

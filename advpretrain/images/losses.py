@@ -13,7 +13,8 @@ def contrastive_logits(z1, z2, temperature):
     n = z1.shape[0]
     logits = z @ z.T / temperature
     logits = logits.masked_fill(torch.eye(2 * n, dtype=torch.bool, device=z.device), float("-inf"))
-    partner = torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(z.device)
+    index = torch.arange(2 * n, device=z.device)  # made on the device: no host-to-device copy
+    partner = (index + n) % (2 * n)
     return logits, partner
 
 

@@ -1,4 +1,11 @@
-"""The CIFAR-10 table (CSV, Markdown, LaTeX) and the purification summary and figure."""
+"""A data set's per-seed table (what the claims are computed from), its summary table (CSV,
+Markdown, LaTeX: mean and t-interval over seeds) and its figure.
+
+per-seed table: one row per (downstream task, variant, seed) with the clean, PGD and AutoAttack
+accuracy of the clean linear head, AutoAttack's per-attack breakdown, the purification measure,
+the model selection (pre-training epoch kept, validation score at the best and the last scored
+epoch) and the time the three stages took.
+"""
 
 import json
 from pathlib import Path
@@ -6,114 +13,208 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from .. import fileio
 from ..canonical import plain
 from ..plotting import save
 from ..tables import read_csvs
+from .datasets import spec
 
-COLUMNS = {  # table column -> header in the Markdown and LaTeX versions
-    "variant": "pre-training",
-    "clean_accuracy": "clean acc.",
-    "pgd_accuracy": "PGD-20 acc.",
-    "autoattack_accuracy": "AutoAttack acc.",
-    "autoattack_images": "AA images",
-    "median_participation_ratio": "classes / unit",
-    "gpu_minutes": "GPU min",
-    "wall_minutes": "wall min",
-}
+ACCURACIES = {"clean_accuracy": "clean", "pgd_accuracy": "PGD", "autoattack_accuracy": "AutoAttack"}
+TIME_COLUMNS = ["gpu_minutes", "wall_minutes", "device"]
 
 
-def _timing(meta_paths):
-    timing = [json.loads(open(path).read())["timing"] for path in meta_paths]
-    return {"gpu_minutes": sum(t["gpu_seconds"] for t in timing) / 60,
-            "wall_minutes": sum(t["wall_seconds"] for t in timing) / 60,
-            "device": timing[0]["device"]}
+def _meta(path):
+    return json.loads(Path(path).read_text())
 
 
-def cifar_table(metrics_paths, meta_paths, variants):
-    """One row per variant (``variants``: {name: {"task", "adversarial"}}, in table order);
-    ``meta_paths[name]`` lists its stage JSONs (with timing)."""
+def _stage_columns(pretrain_meta, linear_meta, evaluate_meta):
+    """Selection and timing of one (variant, seed) from its three provenance JSONs."""
+    pretrain = _meta(pretrain_meta)
+    columns = {"pretrain_epochs": pretrain["settings"]["recipe"]["epochs"]}
+    selection = pretrain.get("selection")
+    if selection:
+        criterion = selection["criterion"]
+        columns.update(selected_epoch=selection["selected_epoch"], selection_criterion=criterion,
+                       selection_best=selection["best"][criterion],
+                       selection_last=selection["last"][criterion])
+    else:
+        columns.update(selected_epoch=columns["pretrain_epochs"], selection_criterion="last epoch",
+                       selection_best=float("nan"), selection_last=float("nan"))
+    timing = [_meta(path)["timing"] for path in (pretrain_meta, linear_meta, evaluate_meta)]
+    columns.update(gpu_minutes=sum(t["gpu_seconds"] for t in timing) / 60,
+                   wall_minutes=sum(t["wall_seconds"] for t in timing) / 60,
+                   device=timing[0]["device"])
+    return columns
+
+
+def per_seed_table(metrics_paths, stage_metas, variants, tasks):
+    """One row per (downstream task, variant, seed), in table order. ``stage_metas``:
+    {(variant, seed): (pretrain, linear, evaluate JSON paths)}; ``variants``: {name: {"task",
+    "adversarial"}}."""
     metrics = read_csvs(metrics_paths)
-    metrics = metrics.set_index("variant").loc[list(variants)].reset_index()
-    timing = pd.DataFrame([{"variant": v, **_timing(meta_paths[v])} for v in variants])
-    table = metrics.merge(timing, on="variant")
-    table.insert(1, "task", [variants[v]["task"] for v in table["variant"]])
-    table.insert(2, "adversarial_pretraining", [variants[v]["adversarial"]
-                                                for v in table["variant"]])
-    return table
+    extra = pd.DataFrame([{"variant": variant, "seed": seed, **_stage_columns(*paths)}
+                          for (variant, seed), paths in stage_metas.items()])
+    table = metrics.merge(extra, on=["variant", "seed"], validate="many_to_one")
+    table.insert(3, "pretraining_task", [variants[v]["task"] for v in table["variant"]])
+    table.insert(4, "adversarial", [bool(variants[v]["adversarial"]) for v in table["variant"]])
+    order = {"downstream_task": list(tasks), "variant": list(variants)}
+    for column, values in order.items():
+        table[column] = pd.Categorical(table[column], categories=values, ordered=True)
+    table = table.sort_values(["downstream_task", "variant", "seed"]).reset_index(drop=True)
+    for column in order:
+        table[column] = table[column].astype(str)
+    first = ["dataset", "downstream_task", "variant", "pretraining_task", "adversarial", "seed",
+             *ACCURACIES, "test_images", "autoattack_images"]
+    return table[first + [c for c in table.columns if c not in first]]
 
 
-def _formatted(table):
-    shown = table[list(COLUMNS)].copy()
-    for column in ("clean_accuracy", "pgd_accuracy", "autoattack_accuracy"):
-        shown[column] = [f"{100 * value:.1f}%" for value in shown[column]]
-    for column in ("median_participation_ratio", "gpu_minutes", "wall_minutes"):
-        shown[column] = [f"{value:.1f}" for value in shown[column]]
-    return shown.astype(str).rename(columns=COLUMNS)
+def t_interval(values, confidence):
+    """(mean, low, high): the t-interval of the mean, clipped to [0, 1] (accuracies); low = high
+    = NaN with one value."""
+    values = np.asarray(values, dtype=float)
+    mean = float(values.mean())
+    if len(values) < 2:
+        return mean, float("nan"), float("nan")
+    if np.ptp(values) == 0:
+        return mean, mean, mean
+    low, high = stats.t.interval(confidence, len(values) - 1, loc=mean,
+                                 scale=stats.sem(values))
+    return mean, float(max(low, 0.0)), float(min(high, 1.0))
 
 
-def markdown(table):
-    shown = _formatted(table)
-    lines = ["| " + " | ".join(shown.columns) + " |", "|" + "---|" * len(shown.columns)]
-    lines += ["| " + " | ".join(row) + " |" for row in shown.itertuples(index=False)]
-    return "\n".join(lines) + f"\n\nDevice: {', '.join(dict.fromkeys(table['device']))}.\n"
-
-
-def latex(table):
-    shown = _formatted(table).apply(lambda column: column.str.replace("_", r"\_")
-                                    .str.replace("%", r"\%"))
-    header = " & ".join(c.replace("%", r"\%") for c in shown.columns) + r" \\"
-    body = [" & ".join(row) + r" \\" for row in shown.itertuples(index=False)]
-    return "\n".join([r"\begin{tabular}{l" + "r" * (len(shown.columns) - 1) + "}", r"\toprule",
-                      header, r"\midrule", *body, r"\bottomrule", r"\end{tabular}"]) + "\n"
-
-
-def purification_summary(unit_paths, variants):
-    units = read_csvs(unit_paths)
-    alive = units[~units["dead"]]
+def summary_table(per_seed, confidence):
+    """Mean and t-interval over seeds of each accuracy, per (downstream task, variant)."""
     rows = []
-    for variant in variants:
-        ratio = alive.loc[alive["variant"] == variant, "participation_ratio"]
-        rows.append({"variant": variant, "units": int((units["variant"] == variant).sum()),
-                     "dead_units": int(units.loc[units["variant"] == variant, "dead"].sum()),
-                     "median_classes_per_unit": ratio.median(),
-                     "q25": ratio.quantile(0.25), "q75": ratio.quantile(0.75),
-                     "share_single_class": float((ratio < 1.5).mean())})
-    return units, pd.DataFrame(rows)
+    for (task, variant), group in per_seed.groupby(["downstream_task", "variant"], sort=False):
+        row = {"downstream_task": task, "variant": variant,
+               "pretraining_task": group["pretraining_task"].iloc[0],
+               "adversarial": bool(group["adversarial"].iloc[0]), "seeds": len(group)}
+        for column in ACCURACIES:
+            mean, low, high = t_interval(group[column], confidence)
+            row.update({f"{column}_mean": mean, f"{column}_low": low, f"{column}_high": high})
+        row.update(test_images=int(group["test_images"].iloc[0]),
+                   autoattack_images=int(group["autoattack_images"].iloc[0]),
+                   median_participation_ratio=float(group["median_participation_ratio"].mean()),
+                   selected_epoch=float(group["selected_epoch"].mean()),
+                   pretrain_epochs=int(group["pretrain_epochs"].iloc[0]),
+                   gpu_minutes=float(group["gpu_minutes"].mean()))
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
-def purification_figure(units, variants, stem):
-    """Distribution of the number of classes driving each penultimate unit, per variant."""
-    fig, ax = plt.subplots(figsize=(5.5, 3.4))
-    bins = np.linspace(1, 10, 37)
+def _cell(row, column, scale=100):
+    mean, low, high = (row[f"{column}_{part}"] for part in ("mean", "low", "high"))
+    if np.isnan(low):
+        return f"{scale * mean:.1f}"
+    return f"{scale * mean:.1f} [{scale * low:.1f}, {scale * high:.1f}]"
+
+
+HEADERS = ["task", "pre-training", "seeds", "clean %", "PGD-20 %", "AutoAttack %",
+           "classes / unit", "GPU min"]
+
+
+def _formatted(summary):
+    return [[row["downstream_task"], row["variant"], str(row["seeds"]),
+             *(_cell(row, column) for column in ACCURACIES),
+             f"{row['median_participation_ratio']:.2f}", f"{row['gpu_minutes']:.1f}"]
+            for _, row in summary.iterrows()]
+
+
+def caption(summary, dataset, eps, levels, confidence):
+    seeds = sorted(set(summary["seeds"]))
+    interval = (f"mean over {seeds[0]} seeds [{confidence:.0%} t-interval]" if seeds[0] > 1
+                else "one seed: indicative (one run, no interval)")
+    first = summary.iloc[0]
+    return (f"{dataset}: clean linear heads on frozen encoders; {interval}. PGD-20 on "
+            f"{first['test_images']} test images, AutoAttack (standard) on "
+            f"{first['autoattack_images']}; l_inf eps = {eps:g}/{levels}. classes / unit: median "
+            "participation ratio of the penultimate units (fewer = purer).")
+
+
+def markdown(summary, text):
+    lines = ["| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
+    lines += ["| " + " | ".join(row) + " |" for row in _formatted(summary)]
+    return "\n".join(lines) + f"\n\n{text}\n"
+
+
+def latex(summary, text):
+    def escape(value):
+        return value.replace("_", r"\_").replace("%", r"\%")
+    body = [" & ".join(escape(cell) for cell in row) + r" \\" for row in _formatted(summary)]
+    return "\n".join([r"% " + text, r"\begin{tabular}{ll" + "r" * (len(HEADERS) - 2) + "}",
+                      r"\toprule", " & ".join(escape(h) for h in HEADERS) + r" \\", r"\midrule",
+                      *body, r"\bottomrule", r"\end{tabular}"]) + "\n"
+
+
+def results_figure(summary, grid, units, variants, title, stem):
+    """Accuracy per variant and downstream task (error bars: the t-interval), PGD accuracy over
+    the eps grid, and how many classes drive each penultimate unit."""
+    tasks = list(dict.fromkeys(summary["downstream_task"]))
+    fig, axes = plt.subplots(1, len(tasks) + 2, figsize=(4.2 * (len(tasks) + 2), 3.6))
+    width = 0.8 / len(ACCURACIES)
+    names = list(variants)
+    for ax, task in zip(axes, tasks):
+        rows = summary[summary["downstream_task"] == task].set_index("variant").loc[names]
+        for k, (column, label) in enumerate(ACCURACIES.items()):
+            mean = 100 * rows[f"{column}_mean"].to_numpy()
+            low = 100 * rows[f"{column}_low"].to_numpy()
+            high = 100 * rows[f"{column}_high"].to_numpy()
+            error = np.nan_to_num(np.vstack([mean - low, high - mean]))
+            ax.bar(np.arange(len(names)) + (k - 1) * width, mean, width, yerr=error, capsize=2,
+                   label=label)
+        ax.set_xticks(np.arange(len(names)), [n.replace("_", "\n") for n in names], fontsize=7)
+        ax.set_ylim(0, 100)
+        ax.set_ylabel("test accuracy (%)")
+        ax.set_title(f"downstream task: {task}", fontsize=9)
+    axes[0].legend(fontsize=7)
+    ax = axes[len(tasks)]
+    main = grid[grid["downstream_task"] == tasks[0]]
+    for variant in names:
+        curve = main[main["variant"] == variant].groupby("eps")["pgd_accuracy"].mean()
+        ax.plot(curve.index, 100 * curve.to_numpy(), marker="o",
+                ls="-" if variants[variant]["adversarial"] else "--", label=variant)
+    ax.set_xlabel("PGD eps (grey levels)")
+    ax.set_ylabel("PGD accuracy (%)")
+    ax.set_title(f"robustness curve ({tasks[0]})", fontsize=9)
+    ax.legend(fontsize=6)
+    ax = axes[len(tasks) + 1]
     alive = units[~units["dead"]]
-    for variant in variants:
+    bins = np.linspace(1, 10, 37)
+    for variant in names:
         values = alive.loc[alive["variant"] == variant, "participation_ratio"]
         ax.hist(values, bins=bins, density=True, histtype="step", lw=1.5, label=variant,
                 ls="-" if variants[variant]["adversarial"] else "--")
-    ax.set_xlabel("classes driving a unit (participation ratio of class means)")
-    ax.set_ylabel("density of units")
-    ax.set_title("CIFAR-10 penultimate units: fewer classes = purer")
-    ax.legend(fontsize=7)
+    ax.set_xlabel("classes driving a unit (participation ratio)")
+    ax.set_ylabel("density of units (all seeds)")
+    ax.set_title("penultimate units: fewer classes = purer", fontsize=9)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
     save(fig, stem)
 
 
 def write_report(settings, inputs, outputs) -> None:
-    """The table (CSV, Markdown, LaTeX), the purification summary and its figure."""
+    """per_seed.csv, the summary table (CSV, Markdown, LaTeX) and the figure of one data set."""
+    dataset, confidence = settings["dataset"], settings["confidence"]
     variants = {v["variant"]: v for v in plain(settings["variants"])}
-    stage_meta = zip(inputs["pretrain_meta"], inputs["linear_meta"], inputs["evaluate_meta"])
-    table = cifar_table(inputs["metrics"], dict(zip(variants, stage_meta)), variants)
-    fileio.write_csv(outputs["table_csv"], table)
+    tasks, seeds = plain(settings["tasks"]), range(settings["seeds"])
+    keys = [(variant, seed) for variant in variants for seed in seeds]
+    metas = dict(zip(keys, zip(inputs["pretrain_meta"], inputs["linear_meta"],
+                               inputs["evaluate_meta"])))
+    per_seed = per_seed_table(inputs["metrics"], metas, variants, tasks)
+    fileio.write_csv(outputs["per_seed"], per_seed)
+    summary = summary_table(per_seed, confidence)
+    fileio.write_csv(outputs["table_csv"], summary)
+    text = caption(summary, dataset, settings["eps"], spec(dataset).levels, confidence)
     with fileio.atomic_path(outputs["table_md"]) as tmp:
-        tmp.write_text(markdown(table))
+        tmp.write_text(markdown(summary, text))
     with fileio.atomic_path(outputs["table_tex"]) as tmp:
-        tmp.write_text(latex(table))
-    units, summary = purification_summary(inputs["purification"], variants)
-    fileio.write_csv(outputs["purification_csv"], summary)
+        tmp.write_text(latex(summary, text))
     stem = Path(outputs["figure_pdf"]).with_suffix("")
     if Path(outputs["figure_png"]).with_suffix("") != stem:
         raise ValueError(f"{outputs['figure_pdf']} and {outputs['figure_png']} must differ only "
                          "in their suffix")
-    purification_figure(units, variants, stem)
-    print(table.to_string(index=False), flush=True)
+    results_figure(summary, read_csvs(inputs["robustness"]), read_csvs(inputs["purification"]),
+                   variants, text.split(";")[0] + f" ({summary['seeds'].min()} seeds)", stem)
+    print(summary.drop(columns=["gpu_minutes"]).to_string(index=False), flush=True)

@@ -1,9 +1,9 @@
-"""Device set-up shared by the CIFAR stages, and checkpoints that remember their settings.
+"""Device set-up shared by the image stages, and checkpoints that remember their settings.
 
-Device and speed options (device, channels_last, torch.compile, determinism) come from the
-``cifar.runtime`` config section as the rules' ``options`` param: they do not change what a
-checkpoint means, so they are neither settings (rerun triggers) nor part of a fingerprint.
-bf16 autocast in training is a setting.
+Device and speed options (device, channels_last, torch.compile, determinism, the CPU limit) come
+from the ``images.<dataset>.runtime`` config section as the rules' ``options`` param: they do not
+change what a checkpoint means, so they are neither settings (rerun triggers) nor part of a
+fingerprint. bf16 autocast in training is a setting.
 """
 
 import os
@@ -23,6 +23,7 @@ class Runtime:
     bf16: bool
     channels_last: bool
     compile: bool
+    levels: int = 255  # grey levels of the data set: pixel = stored count / levels
 
     def autocast(self):
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
@@ -37,7 +38,11 @@ class Runtime:
         return torch.compile(module) if self.compile else module
 
     def images(self, uint8_batch):
-        images = uint8_batch.float().div_(255)
+        """Stored counts (uint8) -> pixels in [0, 1], in the memory format of the convolutions."""
+        return self.layout(uint8_batch.float().div_(self.levels))
+
+    def layout(self, images):
+        """channels_last when asked (augmentations such as grid_sample return contiguous)."""
         if self.channels_last:
             return images.contiguous(memory_format=torch.channels_last)
         return images
@@ -52,16 +57,17 @@ class Runtime:
         return f"cpu ({torch.get_num_threads()} threads)"
 
 
-def configure(options, bf16: bool = False) -> Runtime:
-    """The device and speed ``options`` (``cifar.runtime``: device, channels_last, compile,
-    deterministic; never rerun triggers), with determinism applied if asked. ``bf16`` (autocast
-    in training) is a setting: it changes the numbers."""
+def configure(options, bf16: bool = False, levels: int = 255) -> Runtime:
+    """The device and speed ``options`` (``images.<dataset>.runtime``: device, channels_last,
+    compile, deterministic; never rerun triggers), with determinism applied if asked. ``bf16``
+    (autocast in training) is a setting: it changes the numbers. ``levels``: the data set's grey
+    levels."""
     wanted = options.device
     if wanted == "auto":
         wanted = "cuda" if torch.cuda.is_available() else "cpu"
     if wanted == "cuda" and not torch.cuda.is_available():
-        raise UserError("config key cifar.runtime.device: cuda was requested but no GPU is "
-                        "visible; use auto or cpu")
+        raise UserError("config key images.<dataset>.runtime.device: cuda was requested but no "
+                        "GPU is visible; use auto or cpu")
     device = torch.device(wanted)
     if options.deterministic:
         # cuBLAS needs this before its first call to be reproducible.
@@ -72,7 +78,7 @@ def configure(options, bf16: bool = False) -> Runtime:
         torch.backends.cudnn.benchmark = device.type == "cuda"
     return Runtime(device=device, bf16=bf16,
                    channels_last=options.channels_last and device.type == "cuda",
-                   compile=options.compile)
+                   compile=options.compile, levels=levels)
 
 
 def save_checkpoint(path, state_dict, settings, **extra) -> None:

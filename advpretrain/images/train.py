@@ -1,10 +1,23 @@
-"""Pre-training (four variants) and the downstream clean linear head, with per-epoch resume.
+"""Pre-training of the four variants, with model selection on the validation split.
 
-Every output is written once, atomically, after the last epoch; until then only the resume state
-under results/resume/ changes, so a killed or failed job leaves no partial output behind.
+* supervised_clean / supervised_adversarial: cross-entropy on shifted and flipped images; the
+  adversarial variant trains on PGD examples (Madry et al., recipe of Rice et al.). Every
+  ``selection.every`` epochs and at the last, the validation split is scored (clean accuracy, and
+  PGD accuracy for the adversarial variant) and the best epoch's encoder is kept: robust
+  overfitting (Rice et al.) costs the last epoch of PGD-AT several points.
+* contrastive_clean: SimCLR (NT-Xent of two views, ACL's projection head); the last epoch is kept.
+* contrastive_adversarial: ACL(DS) (Jiang et al. 2020): dual BatchNorm; PGD on the NT-Xent of both
+  views through the adversarial branch with the model in eval mode; the loss is the mean of the
+  clean pair's NT-Xent (clean branch) and the attacked pair's (adversarial branch). The
+  downstream stages use the adversarial branch, as RobustSSL's SLF does.
+
+Seeds: the initial weights and the data order and augmentations of seed i are shared by the clean
+and the adversarial variant of a task (paired comparisons); the attacks draw from their own
+generator. Attack steps run with the parameters frozen (no weight gradients) and BatchNorm in eval
+mode; nothing is read back to the host per step (non-finite losses are checked every 50 steps and
+at each epoch's end).
 """
 
-import math
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -13,212 +26,69 @@ import torch
 
 from .. import fileio
 from ..canonical import fingerprint
-from ..evaluation.attacks import perturb
-from ..progress import Progress
+from ..errors import UserError
 from ..seeding import derive_seed, torch_generator
-from ..training import check_finite
+from .attacks import budget, frozen, linf_pgd
 from .augment import crop_flip, simclr_view
+from .cost import cpu_refusal, pretrain_flops
 from .data import load_split
+from .datasets import spec
 from .losses import contrastive_logits, cross_entropy, nt_xent
-from .models import Classifier, ContrastiveModel, ResNet18Encoder
-from .runtime import Stopwatch, configure, load_checkpoint, save_checkpoint
+from .models import Classifier, ContrastiveModel, build_encoder, set_branch
+from .optim import FiniteGuard, Totals, batches, fit, make_optimizer, require_batches
+from .runtime import Stopwatch, configure, save_checkpoint
 
 
-def linf_pgd(loss_fn, inputs, attack, generator, steps=None):
-    """PGD l_inf with random start in pixel space; budgets are in units of 1/255."""
-    return perturb(loss_fn, inputs, attack["eps_255"] / 255, "linf",
-                   steps=attack["steps"] if steps is None else steps,
-                   step_size=attack["step_255"] / 255, random_start=True, bounds=(0.0, 1.0),
-                   sample_ndim=1, generator=generator)
+class Selection:
+    """The best epoch so far by a validation score (its encoder weights, kept on the host), and
+    the scores of every scored epoch. Ties keep the earlier epoch."""
 
+    def __init__(self, criterion):
+        self.criterion = criterion
+        self.epoch, self.score, self.weights, self.history = 0, -1.0, None, []
 
-def _schedule(stage, total_steps):
-    """Per-step learning-rate factor: step decays at fractions of training, or cosine."""
-    if stage["schedule"] == "cosine":
-        return lambda step: 0.5 * (1 + math.cos(math.pi * step / total_steps))
-    boundaries = [fraction * total_steps for fraction in stage["milestones"]]
-    return lambda step: stage["gamma"] ** sum(step >= b for b in boundaries)
+    def update(self, epoch, scores, module=None):
+        self.history.append({"epoch": epoch, **scores})
+        if scores[self.criterion] > self.score:
+            self.epoch, self.score = epoch, scores[self.criterion]
+            if module is not None:
+                self.weights = {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
 
-
-def _sgd(parameters, stage, total_steps):
-    optimizer = torch.optim.SGD(parameters, lr=stage["lr"], momentum=stage["momentum"],
-                                weight_decay=stage["weight_decay"], nesterov=stage["momentum"] > 0)
-    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(stage, total_steps))
-
-
-def _batches(n, batch, generator, device):
-    """Shuffled index batches of one epoch, the last incomplete one dropped (BatchNorm)."""
-    order = torch.randperm(n, generator=generator, device=device)
-    return order[: n // batch * batch].view(-1, batch)
-
-
-def _descend(loss, optimizer, scheduler, where):
-    """One optimiser step on the mean of per-sample losses, refusing non-finite values."""
-    check_finite(where, loss.detach(), unit="samples")
-    optimizer.zero_grad(set_to_none=True)
-    loss.mean().backward()
-    optimizer.step()
-    scheduler.step()
-
-
-class _Totals:
-    """Epoch sums of the loss and of correct predictions, kept on the device (no per-step sync)."""
-
-    def __init__(self, device):
-        self.sums = torch.zeros(4, device=device)  # loss sum, loss count, correct, predictions
-
-    def add(self, loss, correct):
-        self.sums += torch.stack([loss.detach().sum(), loss.new_tensor(float(len(loss))),
-                                  correct.sum(), loss.new_tensor(float(len(correct)))])
-
-    def means(self):
-        loss_sum, loss_count, correct, count = self.sums.tolist()
-        return {"loss": loss_sum / loss_count, "accuracy": correct / count}
-
-
-class _Best:
-    """The best epoch so far on the validation split (its head weights), kept in resume state."""
-
-    def __init__(self):
-        self.epoch, self.accuracy, self.weights = 0, -1.0, None
-
-    def update(self, epoch, accuracy, module):
-        if accuracy > self.accuracy:
-            self.epoch, self.accuracy = epoch, accuracy
-            self.weights = {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
+    def summary(self):
+        best = next(row for row in self.history if row["epoch"] == self.epoch)
+        return {"criterion": self.criterion, "selected_epoch": self.epoch, "best": best,
+                "last": self.history[-1]}
 
     def state_dict(self):
-        return {"epoch": self.epoch, "accuracy": self.accuracy, "weights": self.weights}
+        return {"epoch": self.epoch, "score": self.score, "weights": self.weights,
+                "history": self.history}
 
     def load_state_dict(self, state):
-        self.epoch, self.accuracy = state["epoch"], state["accuracy"]
-        self.weights = state["weights"]
+        self.epoch, self.score = state["epoch"], state["score"]
+        self.weights, self.history = state["weights"], state["history"]
 
 
-def _fit(label, epochs, run_epoch, stateful, generator, resume_path, fingerprint_value, stopwatch):
-    """Run ``run_epoch(epoch) -> metrics`` for each epoch, one progress line per epoch.
-
-    ``stateful``: objects with state_dict / load_state_dict saved in the resume state after every
-    epoch (with the generator, so a resumed run draws the same batches as an uninterrupted one).
-    A resume state of another config is ignored; it is deleted once training has finished.
-    """
-    rows, start = [], 0
-    resume_path = Path(resume_path)
-    if resume_path.exists():
-        state = fileio.load_torch(resume_path)
-        if state["fingerprint"] == fingerprint_value:
-            for name, obj in stateful.items():
-                obj.load_state_dict(state[name])
-            generator.set_state(state["generator"])
-            rows, start = state["rows"], state["epoch"]
-            stopwatch.earlier_seconds = state["seconds"]
-            print(f"[{label}] resuming after epoch {start} ({resume_path})", flush=True)
-        else:
-            print(f"[{label}] ignoring resume state of another config: {resume_path}", flush=True)
-    progress = Progress(label, epochs, unit="epochs", done_at_start=start,
-                        item_name="images")
-    images = 0
-    for epoch in range(start + 1, epochs + 1):
-        metrics = run_epoch(epoch)
-        images += metrics.pop("images")
-        rows.append({"epoch": epoch, **metrics})
-        progress.report(epoch, items=images, **metrics)
-        if epoch < epochs:
-            fileio.save_torch(resume_path, {
-                "fingerprint": fingerprint_value, "epoch": epoch, "rows": rows,
-                "generator": generator.get_state(), "seconds": stopwatch.seconds(),
-                **{name: obj.state_dict() for name, obj in stateful.items()}})
-    return rows
+def job_seeds(settings):
+    """Seeds of one pre-training job: init and data shared by the clean and adversarial variant
+    of a task (same seed index), attacks per variant."""
+    base, dataset, task, index = (settings["base_seed"], settings["dataset"], settings["task"],
+                                  settings["seed"])
+    return {"init": derive_seed(base, "images", dataset, task, "init", index),
+            "data": derive_seed(base, "images", dataset, task, "data", index),
+            "attack": derive_seed(base, "images", dataset, settings["variant"], "attack", index),
+            "selection": derive_seed(base, "images", dataset, "selection")}
 
 
-def pretrain(settings: Mapping, inputs: Mapping, outputs: Mapping, options, resume) -> dict:
-    """Pre-train one variant's encoder: the encoder checkpoint and the epoch log."""
-    task, adversarial, stage = settings["task"], settings["adversarial"], settings["recipe"]
-    runtime = configure(options, settings["bf16"])
-    stopwatch = Stopwatch(runtime)
-    seed = derive_seed(settings["base_seed"], "cifar", "pretrain", settings["variant"])
-    torch.manual_seed(seed)  # weight initialisation
-    generator = torch_generator(seed, runtime.device)
-    train_x, train_y = load_split(inputs["data"], "train", runtime.device)
-    _require_batches(len(train_x), stage["batch"], f"cifar.{task}.batch")
-
-    width = settings["width"]
-    encoder = ResNet18Encoder(width)
-    model = runtime.place(Classifier(encoder) if task == "supervised"
-                          else ContrastiveModel(encoder, stage["projection_dim"]))
-    forward = runtime.compiled(model)
-    steps_per_epoch = len(train_x) // stage["batch"]
-    optimizer, scheduler = _sgd(model.parameters(), stage, stage["epochs"] * steps_per_epoch)
-    attack = settings["train_attack"] if adversarial else None
-
-    def supervised_loss(images, labels):
-        with runtime.autocast():
-            logits = forward(images)
-        return cross_entropy(logits, labels), (logits.argmax(1) == labels).float()
-
-    def contrastive_loss(first, second):
-        with runtime.autocast():
-            z = forward(torch.cat([first, second]))
-        logits, partner = contrastive_logits(*z.chunk(2), stage["temperature"])
-        return nt_xent(logits, partner), (logits.argmax(1) == partner).float()
-
-    def attacked(loss_fn, inputs):
-        # BatchNorm in eval mode while attacking: the attack's batches do not move its statistics.
-        model.eval()
-        moved = linf_pgd(lambda *x: loss_fn(*x)[0], inputs, attack, generator)
-        model.train()
-        return moved
-
-    def run_epoch(epoch):
-        model.train()
-        totals = _Totals(runtime.device)
-        for step, index in enumerate(_batches(len(train_x), stage["batch"], generator,
-                                              runtime.device)):
-            images, labels = runtime.images(train_x[index]), train_y[index]
-            if task == "supervised":
-                images = crop_flip(images, generator)
-                if adversarial:
-                    (images,) = attacked(lambda x, labels=labels: supervised_loss(x, labels),
-                                         (images,))
-                loss, correct = supervised_loss(images, labels)
-            else:
-                views = (simclr_view(images, generator), simclr_view(images, generator))
-                loss, correct = contrastive_loss(*views)
-                if adversarial:
-                    # ACL-style: the clean pair's loss plus that of the pair attacked jointly.
-                    adv_loss, adv_correct = contrastive_loss(*attacked(contrastive_loss, views))
-                    loss, correct = (loss + adv_loss) / 2, torch.cat([correct, adv_correct])
-            _descend(loss, optimizer, scheduler, f"{step + 1} of epoch {epoch}")
-            totals.add(loss, correct)
-        return {**totals.means(), "lr": scheduler.get_last_lr()[0],
-                "images": steps_per_epoch * stage["batch"]}
-
-    rows = _fit(f"pretrain {settings['variant']}", stage["epochs"], run_epoch,
-                {"model": model, "optimizer": optimizer, "scheduler": scheduler}, generator,
-                resume.path, fingerprint(settings), stopwatch)
-    save_checkpoint(outputs["encoder"], encoder.state_dict(), settings, width=width)
-    fileio.write_csv(outputs["log_csv"], pd.DataFrame(rows))
-    Path(resume.path).unlink(missing_ok=True)
-    return {"seeds": {"seed": seed}, "timing": stopwatch.summary()}
-
-
-def _require_batches(n, batch, key):
-    if n < batch:
-        raise ValueError(f"config key {key}: batch {batch} exceeds the {n} training images")
-
-
-def load_encoder(path: str, expected_fingerprint: str, runtime) -> ResNet18Encoder:
-    """A pre-trained encoder, frozen and in eval mode."""
-    checkpoint = load_checkpoint(path, expected_fingerprint)
-    encoder = ResNet18Encoder(checkpoint["width"])
-    encoder.load_state_dict(checkpoint["state"])
-    encoder = runtime.place(encoder).eval()
-    encoder.requires_grad_(False)
-    return encoder
+def refuse_on_cpu(settings, sizes, max_hours):
+    """Stop (one line, no traceback) before work the cost model puts above ``max_hours`` of CPU
+    time: paper-scale training belongs on a GPU."""
+    refusal = cpu_refusal(settings, sizes, max_hours)
+    if refusal:
+        raise UserError(refusal)
 
 
 @torch.no_grad()
-def clean_accuracy(model, images_uint8, labels, batch, runtime):
+def accuracy(model, images_uint8, labels, batch, runtime):
     correct = torch.zeros((), device=runtime.device)
     for start in range(0, len(images_uint8), batch):
         with runtime.autocast():
@@ -227,49 +97,145 @@ def clean_accuracy(model, images_uint8, labels, batch, runtime):
     return float(correct) / len(images_uint8)
 
 
-def train_linear(settings: Mapping, inputs: Mapping, outputs: Mapping, options, resume) -> dict:
-    """Clean linear head on the frozen encoder; the best epoch on the validation split is kept."""
-    stage = settings["linear"]
-    runtime = configure(options, settings["bf16"])
+def robust_accuracy(model, images_uint8, labels, attack, batch, generator, runtime):
+    """PGD accuracy, the model frozen in eval mode (the caller sets the mode)."""
+    eps, step = budget(attack, runtime.levels)
+    correct = torch.zeros((), device=runtime.device)
+    with frozen(model):
+        for start in range(0, len(images_uint8), batch):
+            target = labels[start:start + batch]
+
+            def loss(x, target=target):
+                with runtime.autocast():
+                    return cross_entropy(model(x), target)
+            (moved,) = linf_pgd(loss, (runtime.images(images_uint8[start:start + batch]),), eps,
+                                step, attack["steps"], generator)
+            with torch.no_grad(), runtime.autocast():
+                correct += (model(moved).argmax(1) == target).sum()
+    return float(correct) / len(images_uint8)
+
+
+def pretrain(settings: Mapping, inputs: Mapping, outputs: Mapping, options, resume) -> dict:
+    """Pre-train one variant's encoder for one seed: the encoder checkpoint and the epoch log."""
+    dataset, variant, task = settings["dataset"], settings["variant"], settings["task"]
+    adversarial, recipe, facts = settings["adversarial"], settings["recipe"], spec(dataset)
+    runtime = configure(options, settings["bf16"], facts.levels)
     stopwatch = Stopwatch(runtime)
-    seed = derive_seed(settings["base_seed"], "cifar", "linear", settings["variant"])
-    torch.manual_seed(seed)
-    generator = torch_generator(seed, runtime.device)
     train_x, train_y = load_split(inputs["data"], "train", runtime.device)
     val_x, val_y = load_split(inputs["data"], "val", runtime.device)
-    _require_batches(len(train_x), stage["batch"], "cifar.linear.batch")
+    sizes = {"train": len(train_x), "val": len(val_x)}
+    if runtime.device.type == "cpu":
+        refuse_on_cpu(settings, sizes, options.cpu_max_hours)
+    print(f"cost model: {pretrain_flops(settings, sizes):.3g} FLOP", flush=True)
+    require_batches(len(train_x), recipe["batch"], f"images.{dataset}.{task}.batch")
 
-    encoder = load_encoder(inputs["encoder"], settings["encoder"], runtime)
-    features = runtime.compiled(encoder)
-    probe = Classifier(encoder)
-    head = runtime.place(probe.head)
-    steps_per_epoch = len(train_x) // stage["batch"]
-    optimizer, scheduler = _sgd(head.parameters(), stage, stage["epochs"] * steps_per_epoch)
-    best = _Best()
+    seeds = job_seeds(settings)
+    torch.manual_seed(seeds["init"])  # weight initialisation
+    dual = bool(settings.get("dual_bn", False))
+    encoder = build_encoder(settings["model"], dataset, dual_bn=dual)
+    model = (Classifier(encoder, facts.classes) if task == "supervised"
+             else ContrastiveModel(encoder, recipe["projection_dim"], dual_bn=dual))
+    model = runtime.place(model)
+    forward = runtime.compiled(model)
+    data_gen = torch_generator(seeds["data"], runtime.device)
+    attack_gen = torch_generator(seeds["attack"], runtime.device)
+    steps_per_epoch = len(train_x) // recipe["batch"]
+    epochs = recipe["epochs"]
+    optimizer, scheduler = make_optimizer(model.parameters(), recipe["optimizer"],
+                                          recipe["schedule"], epochs, steps_per_epoch)
+    augment = settings["augment"]
+    guard = FiniteGuard(runtime.device)
+    if adversarial:
+        eps, step_size = budget(settings["attack"], facts.levels)
+        attack_steps = settings["attack"]["steps"]
+
+    def supervised_loss(images, labels):
+        with runtime.autocast():
+            logits = forward(images)
+        return cross_entropy(logits, labels), (logits.argmax(1) == labels)
+
+    def contrastive_loss(first, second):
+        with runtime.autocast():
+            z = forward(torch.cat([first, second]))
+        logits, partner = contrastive_logits(*z.chunk(2), recipe["temperature"])
+        return nt_xent(logits, partner), (logits.argmax(1) == partner)
+
+    def attacked(loss_fn, inputs):
+        # Eval mode (BatchNorm statistics untouched by the attack) and frozen parameters.
+        model.eval()
+        with frozen(model):
+            moved = linf_pgd(lambda *x: loss_fn(*x)[0], inputs, eps, step_size, attack_steps,
+                             attack_gen)
+        model.train()
+        return moved
+
+    def step(images, labels):
+        if task == "supervised":
+            images = runtime.layout(crop_flip(images, data_gen, augment))
+            if adversarial:
+                (images,) = attacked(lambda x: supervised_loss(x, labels), (images,))
+            return supervised_loss(images, labels)
+        views = tuple(runtime.layout(simclr_view(images, data_gen, augment)) for _ in range(2))
+        if not adversarial:
+            return contrastive_loss(*views)
+        set_branch(model, "adversarial")
+        moved = attacked(contrastive_loss, views)
+        adv_loss, adv_correct = contrastive_loss(*moved)
+        set_branch(model, "clean")
+        loss, correct = contrastive_loss(*views)
+        return (loss + adv_loss) / 2, torch.cat([correct, adv_correct])
+
+    selection = None
+    if task == "supervised":
+        selection = Selection("val_pgd_accuracy" if adversarial else "val_accuracy")
+        select = settings["selection"]
+
+    def validate():
+        model.eval()
+        scores = {"val_accuracy": accuracy(model, val_x, val_y, recipe["batch"], runtime)}
+        if adversarial:
+            generator = torch_generator(seeds["selection"], runtime.device)  # same starts
+            scores["val_pgd_accuracy"] = robust_accuracy(model, val_x, val_y, select["attack"],
+                                                         recipe["batch"], generator, runtime)
+        model.train()
+        return scores
 
     def run_epoch(epoch):
-        totals = _Totals(runtime.device)
-        for step, index in enumerate(_batches(len(train_x), stage["batch"], generator,
-                                              runtime.device)):
-            images, labels = runtime.images(train_x[index]), train_y[index]
-            if stage["augment"]:
-                images = crop_flip(images, generator)
-            with torch.no_grad(), runtime.autocast():
-                embedded = features(images)
-            logits = head(embedded.float())
-            loss = cross_entropy(logits, labels)
-            _descend(loss, optimizer, scheduler, f"{step + 1} of epoch {epoch}")
-            totals.add(loss, (logits.argmax(1) == labels).float())
-        val_accuracy = clean_accuracy(probe, val_x, val_y, settings["eval_batch"], runtime)
-        best.update(epoch, val_accuracy, head)
-        return {**totals.means(), "val_accuracy": val_accuracy, "lr": scheduler.get_last_lr()[0],
-                "images": steps_per_epoch * stage["batch"]}
+        model.train()
+        totals = Totals(runtime.device)
+        for index in batches(len(train_x), recipe["batch"], data_gen, runtime.device):
+            loss, correct = step(runtime.images(train_x[index]), train_y[index])
+            guard.add(loss, epoch)
+            optimizer.zero_grad(set_to_none=True)
+            loss.mean().backward()
+            optimizer.step()
+            scheduler.step()
+            totals.add(loss, correct)
+        guard.end_epoch(epoch)
+        metrics = {**totals.means(), "lr": scheduler.get_last_lr()[0]}
+        if selection is not None and (epoch % select["every"] == 0 or epoch == epochs):
+            scores = validate()
+            selection.update(epoch, scores, encoder)
+            metrics.update(scores)
+        return {**metrics, "images": steps_per_epoch * recipe["batch"]}
 
-    rows = _fit(f"linear {settings['variant']}", stage["epochs"], run_epoch,
-                {"head": head, "optimizer": optimizer, "scheduler": scheduler, "best": best},
-                generator, resume.path, fingerprint(settings), stopwatch)
-    save_checkpoint(outputs["head"], best.weights, settings, best_epoch=best.epoch)
+    stateful = {"model": model, "optimizer": optimizer, "scheduler": scheduler}
+    if selection is not None:
+        stateful["selection"] = selection
+    rows = fit(f"pretrain {dataset} {variant} seed {settings['seed']}", epochs, run_epoch,
+               stateful, {"data": data_gen, "attack": attack_gen}, resume.path,
+               fingerprint(settings), stopwatch)
+    extra = {"seeds": seeds, "timing": stopwatch.summary()}
+    weights = {key: value.detach().cpu() for key, value in encoder.state_dict().items()}
+    chosen = epochs
+    if selection is not None:
+        weights, chosen = selection.weights, selection.epoch
+        extra["selection"] = selection.summary()
+        print(f"kept epoch {chosen} of {epochs} (best {selection.criterion} "
+              f"{selection.score:.4f})", flush=True)
+    save_checkpoint(outputs["encoder"], weights, settings, model=dict(settings["model"]),
+                    dataset=dataset, dual_bn=dual, branch="adversarial" if dual else "clean",
+                    epoch=chosen)
     fileio.write_csv(outputs["log_csv"], pd.DataFrame(rows))
     Path(resume.path).unlink(missing_ok=True)
-    return {"seeds": {"seed": seed}, "timing": stopwatch.summary(), "best_epoch": best.epoch,
-            "best_val_accuracy": best.accuracy}
+    return extra
