@@ -5,9 +5,9 @@ fewer training samples (``tasks.Downstream``). Every network of a pre-training j
 head, all trained at once (``training.train_networks`` with zero attack budgets); the hidden
 layer W is a buffer, so the head is the only trainable parameter.
 
-Baselines (``downstream_baselines``), all on the same downstream data and grid:
-- ``random``: the frozen hidden layer is the supervised pre-training job's initialisation itself,
-  i.e. the pre-trained networks' common starting point, never trained;
+Baselines (``downstream_baselines``), on the same downstream data and grid (the untrained layer,
+the pre-trained networks' common starting point, is the ``untrained`` control variant of every
+pre-training job, so its heads come from ``downstream``):
 - ``purified``: a perfectly purified layer built from the seed's dictionary M: node h reads
   s_h M_j(h) with j(h) = h mod d and s_h = +1 for the first d nodes, -1 for the next d, and so on
   (every feature covered; both signs when H >= 2d), rows of norm ``purified_scale``;
@@ -31,7 +31,7 @@ import torch
 
 from . import fileio
 from .canonical import plain
-from .measures import feature_coefficients, node_measures
+from .measures import feature_coefficients, firing_rates, mean_live_purity
 from .networks import TwoLayerNets, seed_of_network
 from .seeding import derive_seed, torch_generator
 from .simulation import (
@@ -41,6 +41,7 @@ from .simulation import (
     job_adversary,
     load_networks,
     minibatch_sampler,
+    test_inputs,
 )
 from .sparse_coding import load_data
 from .tasks import TASKS
@@ -73,22 +74,17 @@ def train_heads(weight: torch.Tensor, activation: Mapping, heads: Mapping, data:
     return nets
 
 
-def mean_purity(weight: torch.Tensor, dictionary: torch.Tensor, dead_relative_norm: float
-                ) -> torch.Tensor:
-    """Mean purity over the live nodes of each network, (N,)."""
-    with torch.no_grad():
-        measures = node_measures(feature_coefficients(weight, dictionary), dead_relative_norm)
-    live = (~measures["dead"]).to(weight.dtype)
-    return (measures["purity"] * live).sum(-1) / live.sum(-1).clamp_min(1)
-
-
 def evaluate_heads(nets: TwoLayerNets, data: dict, variants: list[dict], n_seeds: int,
                    evaluation: Mapping, seed: int, labels: dict) -> pd.DataFrame:
-    """Downstream test robustness grid of every network, plus its hidden layer's mean purity."""
+    """Downstream test robustness grid of every network, plus its hidden layer's mean purity
+    over the nodes live on the downstream test inputs."""
     frame = attack_frame(nets, DOWNSTREAM, data, variants, n_seeds, evaluation,
                          torch_generator(seed), labels)
+    inputs, _ = test_inputs(DOWNSTREAM, data, len(nets.weight), n_seeds)
     dictionary = data["dictionary"][seed_of_network(len(nets.weight), n_seeds)]
-    purity = mean_purity(nets.weight.detach(), dictionary, evaluation["dead_relative_norm"])
+    with torch.no_grad():
+        purity = mean_live_purity(feature_coefficients(nets.weight, dictionary),
+                                  firing_rates(nets, inputs), evaluation["live_rate"])
     frame["mean_purity"] = per_row(frame, purity, variants, n_seeds)
     return frame
 
@@ -144,7 +140,7 @@ def blended_layer(weight: torch.Tensor, dictionary: torch.Tensor, t: float) -> t
 
 
 def downstream_baselines(settings: Mapping, inputs: Mapping, outputs: Mapping) -> dict:
-    """Random frozen layer, perfectly purified layer (clean heads) and end-to-end adversarial."""
+    """Perfectly purified layer (a clean head) and end-to-end adversarial training."""
     architecture = plain(settings["architecture"])
     activation = activation_of(architecture)
     data = load_data(inputs["data"])
@@ -152,16 +148,15 @@ def downstream_baselines(settings: Mapping, inputs: Mapping, outputs: Mapping) -
     # The supervised pre-training job's networks start from this (its first variant's copies).
     init_seed = derive_seed(settings["base_seed"], "pretrain", "supervised",
                             architecture["activation"])
-    initial = initial_networks(architecture, n_seeds, 1, torch_generator(init_seed))
+    initial = initial_networks(architecture, n_seeds, [{}], torch_generator(init_seed))
     purified = purified_layer(data["dictionary"], architecture["hidden"],
                               settings["purified_scale"])
-    frozen = [{"variant": "random", **NO_TRAINING}, {"variant": "purified", **NO_TRAINING}]
+    frozen = [{"variant": "purified", **NO_TRAINING}]
     labels = {"task": "baseline", "activation": architecture["activation"]}
     train_seed = derive_seed(settings["base_seed"], "downstream_baselines",
                              architecture["activation"])
     generator = torch_generator(train_seed)
-    heads = train_heads(torch.cat([initial.weight.detach(), purified]), activation,
-                        settings["heads"], data, generator,
+    heads = train_heads(purified, activation, settings["heads"], data, generator,
                         f"downstream baselines (frozen) {architecture['activation']}")
     eval_seed = derive_seed(settings["base_seed"], "downstream_baselines_evaluate",
                             architecture["activation"])

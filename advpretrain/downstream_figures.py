@@ -8,7 +8,7 @@ import seaborn as sns
 from .plotting import save
 from .tables import at_attack, attack_label, read_csvs
 
-BASELINES = ["random", "purified", "end_to_end"]
+BASELINES = ["purified", "end_to_end"]
 
 
 def _reference(frame, settings):

@@ -47,22 +47,41 @@ def main_variants(frame, settings):
     return frame[frame["variant"].isin(order)], order
 
 
+SHARES = {"live_share": "live nodes", "pure_share": "pure nodes", "coverage": "features covered"}
+
+
 def purity_distribution(inputs, settings, stem):
-    """Node purity, clean vs adversarial pre-training, one panel per task (C1, C3)."""
-    nodes = read_csvs(inputs["nodes"])
-    nodes, order = main_variants(nodes[~nodes["dead"]], settings)
+    """Purity of the live nodes (top) and the shares of live and pure nodes and of covered
+    features (bottom), per variant, one column per task (C1, C3)."""
+    nodes, order = main_variants(read_csvs(inputs["nodes"]), settings)
+    nodes = nodes[nodes["live"]]
+    summary, _ = main_variants(read_csvs(inputs["summary"]), settings)
+    shares = summary[summary["measure"].isin(SHARES)].assign(
+        share=lambda f: f["measure"].map(SHARES))
     tasks = list(dict.fromkeys(nodes["task"]))
-    fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.2), squeeze=False)
-    for ax, task in zip(axes[0], tasks):
+    fig, axes = plt.subplots(2, len(tasks), figsize=(0.9 * len(order) * len(tasks) + 2, 6.4),
+                             squeeze=False)
+    for column, task in enumerate(tasks):
+        top, bottom = axes[0][column], axes[1][column]
         sns.violinplot(data=nodes[nodes["task"] == task], x="variant", y="purity", order=order,
-                       hue="variant", hue_order=order, cut=0, inner="quartile", ax=ax,
+                       hue="variant", hue_order=order, cut=0, inner="quartile", ax=top,
                        legend=False)
-        ax.set_title(f"{task} pre-training")
-        ax.set_xlabel("pre-training")
-        ax.set_ylabel("node purity max|C|/||C||")
-        ax.set_ylim(0, 1.02)
-        ax.axhline(settings["d"] ** -0.5, color="grey", ls=":", lw=1)
-    fig.suptitle("Feature purification: each node's largest feature share (over all seeds)")
+        top.set_title(f"{task} pre-training")
+        top.set_xlabel("")
+        top.set_ylabel("purity of live nodes max|C|/||C||")
+        top.set_ylim(0, 1.02)
+        top.axhline(settings["d"] ** -0.5, color="grey", ls=":", lw=1)
+        sns.barplot(data=shares[shares["task"] == task], x="variant", y="value", hue="share",
+                    order=order, hue_order=list(SHARES.values()), errorbar="sd", ax=bottom,
+                    legend=column == len(tasks) - 1)
+        bottom.set_xlabel("pre-training")
+        bottom.set_ylabel("share (mean, sd over seeds)")
+        bottom.set_ylim(0, 1.02)
+    for ax in axes.flat:
+        ax.tick_params(axis="x", labelrotation=30)
+    fig.suptitle("Feature purification: live nodes' purity; live and pure nodes, covered "
+                 "features (dotted: an even mix of all features)")
+    fig.tight_layout()
     save(fig, stem)
 
 

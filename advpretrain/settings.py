@@ -94,6 +94,13 @@ def _evaluation(sim: Mapping, *keys: str) -> dict:
     return {key: sim["evaluation"][key] for key in ("attacks", "pgd_steps", "eps_grid", *keys)}
 
 
+def live_rate(sim: Mapping) -> float:
+    """The firing rate below which a node counts as not live: ``evaluation.live_fraction`` of
+    s/d, the rate at which a node that reads a single feature fires."""
+    data = sim["data"]
+    return sim["evaluation"]["live_fraction"] * data["s"] / data["d"]
+
+
 def _heads(sim: Mapping) -> dict:
     down = sim["downstream"]
     return {"steps": down["steps"], "batch": down["batch"], "lr": down["lr"],
@@ -136,7 +143,8 @@ def _model(config: Mapping, task: str, activation: str) -> dict:
 def evaluate_pretrained(config: Mapping, task: str, activation: str) -> dict:
     sim = config["simulation"]
     return canonical({**_model(config, task, activation), "objective": objective(task),
-                      "evaluation": _evaluation(sim, "dead_relative_norm", "heatmap_seed")})
+                      "evaluation": {**_evaluation(sim, "heatmap_seed", "pure_threshold"),
+                                     "live_rate": live_rate(sim)}})
 
 
 def evaluate_pair_loss(config: Mapping, task: str, activation: str) -> dict:
@@ -156,7 +164,7 @@ def pair_attack_study(config: Mapping) -> dict:
 def downstream(config: Mapping, task: str, activation: str) -> dict:
     sim = config["simulation"]
     return canonical({**_model(config, task, activation), "heads": _heads(sim),
-                      "evaluation": _evaluation(sim, "dead_relative_norm")})
+                      "evaluation": {**_evaluation(sim), "live_rate": live_rate(sim)}})
 
 
 def downstream_baselines(config: Mapping, activation: str) -> dict:
@@ -167,7 +175,7 @@ def downstream_baselines(config: Mapping, activation: str) -> dict:
         "base_seed": config["base_seed"],
         "architecture": architecture(sim, activation, "supervised"),
         "purified_scale": down["purified_scale"], "heads": _heads(sim),
-        "evaluation": _evaluation(sim, "dead_relative_norm"),
+        "evaluation": {**_evaluation(sim), "live_rate": live_rate(sim)},
         "end_to_end": {"attack": sim["pretrain_variants"][e2e["variant"]], "steps": e2e["steps"],
                        "lr": e2e["lr"], "attack_steps": sim["training"]["attack_steps"]},
     })
@@ -179,12 +187,13 @@ def downstream_blend(config: Mapping, activation: str) -> dict:
     return canonical({"base_seed": config["base_seed"], "model": model["model"],
                       "base_variant": config["claims"]["clean_variant"],
                       "blend": sim["downstream"]["blend"], "heads": _heads(sim),
-                      "evaluation": _evaluation(sim, "dead_relative_norm")})
+                      "evaluation": {**_evaluation(sim), "live_rate": live_rate(sim)}})
 
 
 def claims(config: Mapping) -> dict:
-    return canonical({"base_seed": config["base_seed"], "claims": config["claims"],
-                      "reference_attack": config["simulation"]["evaluation"]["reference_attack"]})
+    reference = config["simulation"]["evaluation"]["reference_attack"]
+    return canonical({"claims": config["claims"],
+                      "reference": {"norm": reference["norm"], "eps": reference["eps"]}})
 
 
 # ---------------------------------------------------------------- figures

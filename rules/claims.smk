@@ -7,6 +7,11 @@ CLAIMS_INPUTS = {
     "supervised_robustness": sim_csv("robustness"),
     "contrastive_summary": sim_csv("summary", tasks=("contrastive",)),
     "pair_loss": sim_csv("pair_loss", tasks=("contrastive",)),
+    **(
+        {"pair_attack": sim_csv("pair_attack", tasks=("contrastive_pair_attack",))}
+        if SIM["contrastive"]["pair_attack_study"]
+        else {}
+    ),
     **{f"downstream_{task}": sim_csv("downstream", tasks=(task,)) for task in DOWNSTREAM["tasks"]},
     # C6: rules/cifar.smk's report rule writes this table.
     **({"cifar_table": [f"{PAPER_FIGURES}/cifar10_table.csv"]} if CIFAR_ENABLED else {}),

@@ -61,7 +61,10 @@ rule evaluate_pretrained:
 
 
 FIGURES.update(
-    purity_distribution={"nodes": sim_csv("nodes", tasks=("supervised", "contrastive"))},
+    purity_distribution={
+        "nodes": sim_csv("nodes", tasks=("supervised", "contrastive")),
+        "summary": sim_csv("summary", tasks=("supervised", "contrastive")),
+    },
     coefficient_heatmaps={
         "coefficients": sim_csv("coefficients", tasks=("supervised", "contrastive"))
     },

@@ -231,3 +231,32 @@ def test_attack_change_reruns_exactly_what_attacks(workflow_run, repo_copy, edit
                        "downstream_baselines", "downstream_blend", "cifar_pretrain",
                        "cifar_linear", "cifar_evaluate"}
     assert not {"sparse_coding_data", "cifar_data"} & {job["rule"] for job in jobs}
+
+
+# ---------------------------------------------------------------- the claims and their control
+
+# Rows whose effect the negative control (config/control.yaml: adversarial budgets 0) removes.
+EFFECT_ROWS = {"C1": ["supervised"], "C2": ["supervised, pgd", "supervised, pgd, collapse"],
+               "C3": ["contrastive"],
+               "C4": ["contrastive, pgd, adversarial", "contrastive, pair-attack study"],
+               "C5": ["downstream after supervised pre-training, pgd",
+                      "downstream after contrastive pre-training, pgd"]}
+
+
+def verdicts(path: Path) -> dict:
+    table = pd.read_csv(path)
+    return {(row.claim, row.scope): row.verdict for row in table.itertuples()}
+
+
+def test_negative_control_supports_no_absent_effect(workflow_run, tmp_path):
+    """The same code on the same sizes: with the adversarial budgets at 0, every row about an
+    effect of adversarial training comes out "not supported", while the test config itself
+    supports some of them (the statistics have the power to say yes)."""
+    run_snakemake(tmp_path, "results/claims.csv",
+                  configfile=[TEST_CONFIG, TEST_CONFIG.parent / "control.yaml"])
+    control = verdicts(tmp_path / "results" / "claims.csv")
+    regular = verdicts(workflow_run / "results" / "claims.csv")
+    rows = [(claim, scope) for claim, scopes in EFFECT_ROWS.items() for scope in scopes]
+    assert {control[row] for row in rows} == {"not supported"}, control
+    supported = [row for row in rows if regular[row] == "supported"]
+    assert {("C1", "supervised"), ("C2", "supervised, pgd")} <= set(supported), regular
