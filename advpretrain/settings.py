@@ -64,13 +64,13 @@ def contrastive_variants(sim: Mapping, task: str) -> list[dict]:
 
 
 def job_variants(sim: Mapping, task: str, activation: str) -> list[dict]:
-    """Variants one pre-training job trains: all of them for the main activation, the activation
-    study's subset for the other activations."""
+    """Variants one pre-training job trains, sorted by name (the order of the config's keys
+    must not change a job): all of them for the main activation, the activation study's
+    subset for the other activations."""
     table = contrastive_variants(sim, task) if task in CONTRASTIVE_TASKS else variant_table(sim)
-    if activation == sim["network"]["activation"]:
-        return table
-    keep = sim["activation_study"]["variants"]
-    return [v for v in table if v["variant"] in keep]
+    if activation != sim["network"]["activation"]:
+        table = [v for v in table if v["variant"] in sim["activation_study"]["variants"]]
+    return sorted(table, key=lambda v: v["variant"])
 
 
 def objective(task: str) -> str:

@@ -33,8 +33,10 @@ pd.set_option("display.precision", 3)
 
 # %% [markdown]
 # ## Purity per variant
-# Mean over live nodes per seed, then mean and standard deviation over seeds. Participation ratio
-# is the effective number of features a node reads; dead nodes are counted separately.
+# Mean over live nodes (those that fire on at least half the rate of a one-feature node) per
+# seed, then mean and standard deviation over seeds. Participation ratio is the effective number
+# of features a node reads; live_share, pure_share (live and purity >= 0.9) and coverage (share
+# of features read by a pure node) are shares of all nodes or features.
 
 # %%
 summary = pd.read_csv(SIM / "summary.csv")
