@@ -39,7 +39,7 @@ DEFAULT_ENSEMBLE = {"steps": 50, "restarts": 2,
                     "paper_pgd_steps": 10, "skip_broken": True}
 STEP_RULES = ("madry", "halving")
 SAMPLE_NDIM = 2  # inputs are (N, B, d): networks and samples, norms over d
-CACHE_ELEMENTS = 1 << 19  # hidden-layer elements of one chunk of samples (2 MiB of float32)
+CACHE_ELEMENTS = 1 << 21  # hidden-layer elements of a chunk of samples: 8 MiB of float32
 
 
 def step_sizes(steps: int, rule: str) -> list[float]:
@@ -123,9 +123,11 @@ def sample_chunks(n_networks: int, n_samples: int, hidden: int) -> list[slice]:
     """Slices of the samples, each small enough that its hidden layer (N, rows, H) stays in cache.
 
     A step's elementwise work (activation, surrogate derivative, projection) is bound by memory
-    traffic on CPU; attacking one chunk through all its steps before the next keeps it in cache
-    (about 3x faster per step at the paper's size on 2 cores), and finer chunks stop earlier once
-    all their samples are broken. Samples are independent: chunking changes only which random
+    traffic on CPU; attacking one chunk through all its steps before the next keeps its few live
+    (N, rows, H) tensors in the last-level cache: at the paper's size on 2 threads a step took
+    40 ms instead of 81 (own gradient) and 47 instead of 94 (smoothed gate), flat between a
+    quarter and twice ``CACHE_ELEMENTS``. Finer chunks also stop earlier once all their samples
+    are broken. Samples are independent: chunking changes only which random
     numbers each sample's random starts draw.
     """
     rows = max(1, CACHE_ELEMENTS // (n_networks * hidden))
