@@ -2,11 +2,10 @@
 
 Exact through the first layer: over the ball ||delta|| <= eps, node h's pre-activation
 v_h = w_h . (z + delta) ranges over [w_h . z - eps ||w_h||_*, w_h . z + eps ||w_h||_*] (dual norm:
-l2 -> l2, linf -> l1). Each activation's exact image of that interval follows; the gate is not
-monotone, its image over [l, u] is ([l, u] with |v| >= e) plus {0} where [l, u] meets (-e, e), and
-since a linear function (a head) or a product of two nodes (a pair score) takes its extremes at
-the ends of each node's range, bounding through the hull of that image is exact per node. The
-only looseness is that nodes are bounded independently (a box) where W couples them.
+l2 -> l2, linf -> l1). Then each node's output range, exact (``activation_image``): a linear head
+or a product of two nodes (a pair score) takes its extremes at the ends of each node's range, so
+per node nothing is lost. The only looseness is that nodes are bounded independently (a box)
+where W couples them.
 
 Soundness is for the networks as they compute, in their own dtype: the bounds are worked out in
 float64, the pre-activation interval is widened by the rounding of W (z + delta) (where a gate's
@@ -55,19 +54,13 @@ def preactivation_bounds(nets: TwoLayerNets, z: torch.Tensor, eps, norm: str) ->
 
 def activation_image(lower: torch.Tensor, upper: torch.Tensor, activation: str,
                      threshold: float) -> Interval:
-    """Hull of the exact image of [lower, upper] under the activation (elementwise)."""
-    if activation == "gate":
-        if threshold <= 0:
-            return lower, upper
-        zero = torch.zeros_like(lower)
-        # The lowest value is lower itself where the gate keeps it (|lower| >= e); else 0 when
-        # lower lies in (-e, e), since every larger kept value is >= e > 0. Mirrored for upper.
-        low = torch.where(lower <= -threshold, lower,
-                          torch.where(lower < threshold, zero, lower))
-        high = torch.where(upper >= threshold, upper,
-                           torch.where(upper > -threshold, zero, upper))
-        return low, high
-    function = ACTIVATIONS[activation]  # relu, symmetric relu, tanh, softplus: non-decreasing
+    """[f(lower), f(upper)], elementwise: the exact hull of the activation's image of the interval.
+
+    Every activation here is non-decreasing, the gate too, though it jumps: it is v up to -e, 0 on
+    (-e, e) and v from e on. Its image of [l, u] has gaps ([l, u] with |v| >= e, plus 0 where
+    [l, u] meets (-e, e)), but its lowest and highest values are f(l) and f(u), both attained.
+    """
+    function = ACTIVATIONS[activation]
     return function(lower, threshold), function(upper, threshold)
 
 
