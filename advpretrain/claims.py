@@ -207,6 +207,27 @@ class Claims:
                 "lost " + _means(drop, [self.clean, self.adversarial, self.twin]),
                 self.source("supervised_robustness"))
 
+    def node_movement(self) -> None:
+        statement = ("without adversarial training the hidden nodes are vulnerable: attacks move "
+                     "them")
+        frame = self.read("supervised_movement")
+        if frame is None:
+            self.table.missing("C2", "supervised, node movement", statement, "",
+                               "movement.csv missing")
+            return
+        at = frame[(frame["norm"] == self.reference["norm"])
+                   & np.isclose(frame["eps"], self.reference["eps"])]
+        moved, flipped = per_seed(at, "relative_movement"), per_seed(at, "flip_share")
+        label = f"{self.reference['norm']} eps={self.reference['eps']:g}"
+        self.table.add(
+            "C2", "supervised, node movement", statement,
+            f"worst movement in the {label} ball / ||h(z)||: {self.clean} - {self.adversarial}, "
+            "minus the control", self.control,
+            excess(moved, self.clean, self.adversarial, self.clean, self.twin),
+            f"relative movement {_means(moved, [self.clean, self.adversarial, self.twin])}; "
+            f"nodes flipped {_means(flipped, [self.clean, self.adversarial])}",
+            self.source("supervised_movement"))
+
     def pairs(self) -> None:
         pair_loss = self.read("pair_loss")
         first = "attacks hurt dissimilar pairs more than similar pairs before purification"
@@ -215,7 +236,7 @@ class Claims:
             for statement in (first, closes):
                 self.table.missing("C4", "contrastive", statement, "", "pair_loss.csv missing")
             return
-        for name in self.attacks:
+        for name in [a for a in self.attacks if a in set(pair_loss["attack"])]:
             attack = self.attack(name)
             gaps, accuracy = pair_gaps(pair_loss, attack)
             gap = gaps.pivot_table(index="seed", columns="variant", values="gap")
@@ -311,13 +332,15 @@ def claims_table(settings: Mapping, inputs: Mapping) -> pd.DataFrame:
     """The claims frame from the workflow's CSVs.
 
     inputs: dict of path lists: ``supervised_summary``, ``supervised_robustness``, and where
-    present ``contrastive_summary``, ``pair_loss``, ``pair_attack``, ``downstream_supervised``,
-    ``downstream_contrastive``, ``cifar_table`` (absent: the claim is "not evaluated").
+    present ``supervised_movement``, ``contrastive_summary``, ``pair_loss``, ``pair_attack``,
+    ``downstream_supervised``, ``downstream_contrastive``, ``cifar_table`` (absent: the claim
+    is "not evaluated").
     """
     claims = Claims(settings, inputs)
     claims.purity("C1", "supervised")
     claims.similar_clean_accuracy()
     claims.vulnerability()
+    claims.node_movement()
     claims.purity("C3", "contrastive")
     claims.pairs()
     claims.mainly_dissimilar()

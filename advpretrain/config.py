@@ -37,6 +37,14 @@ def _semantic_errors(config):
     if reference["eps"] not in evaluation["eps_grid"][reference["norm"]]:
         yield ("simulation.evaluation.reference_attack.eps",
                f"{reference['eps']} is not on eps_grid.{reference['norm']}")
+    for norm, grid in evaluation["ensemble"]["eps_grid"].items():
+        if set(grid) - set(evaluation["eps_grid"][norm]):
+            yield (f"simulation.evaluation.ensemble.eps_grid.{norm}",
+                   f"{sorted(set(grid) - set(evaluation['eps_grid'][norm]))} are not on "
+                   f"eps_grid.{norm}")
+    if reference["eps"] not in evaluation["ensemble"]["eps_grid"][reference["norm"]]:
+        yield ("simulation.evaluation.reference_attack.eps",
+               f"{reference['eps']} is not on ensemble.eps_grid.{reference['norm']}")
     if reference["attack"] not in evaluation["attacks"]:
         yield ("simulation.evaluation.reference_attack.attack",
                f"{reference['attack']} is not in simulation.evaluation.attacks")
@@ -72,10 +80,11 @@ def _downstream_errors(sim):
     if end_to_end not in variants:
         yield ("simulation.downstream.end_to_end.variant",
                f"{end_to_end!r} is not in simulation.pretrain_variants {sorted(variants)}")
-    unknown = [v for v in sim["activation_study"]["variants"] if v not in variants]
-    if unknown:
-        yield ("simulation.activation_study.variants",
-               f"{unknown} are not in simulation.pretrain_variants {sorted(variants)}")
+    for study in ("activation_study", "threshold_study"):
+        unknown = [v for v in sim[study]["variants"] if v not in variants]
+        if unknown:
+            yield (f"simulation.{study}.variants",
+                   f"{unknown} are not in simulation.pretrain_variants {sorted(variants)}")
 
 
 def _claims_errors(claims, sim):
@@ -98,9 +107,10 @@ def _claims_errors(claims, sim):
     for key in ("clean_variant", "adversarial_variant"):
         if claims[key] not in sim["activation_study"]["variants"]:
             yield f"claims.{key}", f"{claims[key]!r} is not in simulation.activation_study.variants"
-    unknown = set(claims["attacks"]) - set(sim["evaluation"]["attacks"])
+    known = {*sim["evaluation"]["attacks"], "worst_case", "certified"}
+    unknown = set(claims["attacks"]) - known
     if unknown:
-        yield "claims.attacks", f"{sorted(unknown)} are not in simulation.evaluation.attacks"
+        yield "claims.attacks", f"{sorted(unknown)} are not among {sorted(known)}"
 
 
 def _cifar_errors(cifar):

@@ -32,6 +32,7 @@ import torch
 from . import fileio
 from .canonical import plain
 from .measures import feature_coefficients, firing_rates, mean_live_purity
+from .movement import transfer_frame
 from .networks import TwoLayerNets, seed_of_network
 from .seeding import derive_seed, torch_generator
 from .simulation import (
@@ -108,11 +109,16 @@ def downstream(settings: Mapping, inputs: Mapping, outputs: Mapping) -> dict:
     heads = train_heads(nets.weight.detach(), stored["architecture"], settings["heads"], data,
                         torch_generator(train_seed), f"downstream heads {task}/{activation}")
     eval_seed = derive_seed(settings["base_seed"], "downstream_evaluate", task, activation)
-    frame = evaluate_heads(heads, data, plain(settings["variants"]), stored["n_seeds"],
-                           settings["evaluation"], eval_seed,
-                           {"task": task, "activation": activation})
+    variants, labels = plain(settings["variants"]), {"task": task, "activation": activation}
+    frame = evaluate_heads(heads, data, variants, stored["n_seeds"], settings["evaluation"],
+                           eval_seed, labels)
     fileio.write_csv(outputs["csv"], frame)
-    return {"seeds": {"train_seed": train_seed, "attack_seed": eval_seed}}
+    transfer_seed = derive_seed(settings["base_seed"], "transfer", task, activation)
+    fileio.write_csv(outputs["transfer"], transfer_frame(
+        heads, data, variants, stored["n_seeds"], settings["transfer"],
+        torch_generator(transfer_seed), frame, labels))
+    return {"seeds": {"train_seed": train_seed, "attack_seed": eval_seed,
+                      "transfer_seed": transfer_seed}}
 
 
 # ---------------------------------------------------------------- baselines
@@ -162,6 +168,11 @@ def downstream_baselines(settings: Mapping, inputs: Mapping, outputs: Mapping) -
                             architecture["activation"])
     evaluation = settings["evaluation"]
     frames = [evaluate_heads(heads, data, frozen, n_seeds, evaluation, eval_seed, labels)]
+    transfer_seed = derive_seed(settings["base_seed"], "transfer", "baselines",
+                                architecture["activation"])
+    transfer_generator = torch_generator(transfer_seed)
+    transfers = [transfer_frame(heads, data, frozen, n_seeds, settings["transfer"],
+                                transfer_generator, frames[0], labels)]
 
     e2e = settings["end_to_end"]
     attack = plain(e2e["attack"])
@@ -173,10 +184,15 @@ def downstream_baselines(settings: Mapping, inputs: Mapping, outputs: Mapping) -
         steps=e2e["steps"], lr=e2e["lr"], generator=generator,
         label=f"downstream end-to-end {architecture['activation']}",
         log_every=settings["heads"]["log_every"])
-    frames.append(evaluate_heads(initial, data, [{"variant": "end_to_end", **attack}], n_seeds,
-                                 evaluation, eval_seed, labels))
+    end_to_end = [{"variant": "end_to_end", **attack}]
+    frames.append(evaluate_heads(initial, data, end_to_end, n_seeds, evaluation, eval_seed,
+                                 labels))
+    transfers.append(transfer_frame(initial, data, end_to_end, n_seeds, settings["transfer"],
+                                    transfer_generator, frames[1], labels))
     fileio.write_csv(outputs["csv"], pd.concat(frames, ignore_index=True))
-    return {"seeds": {"init_seed": init_seed, "train_seed": train_seed, "attack_seed": eval_seed}}
+    fileio.write_csv(outputs["transfer"], pd.concat(transfers, ignore_index=True))
+    return {"seeds": {"init_seed": init_seed, "train_seed": train_seed, "attack_seed": eval_seed,
+                      "transfer_seed": transfer_seed}}
 
 
 # ---------------------------------------------------------------- study (a): degree of purification

@@ -7,6 +7,7 @@ figure's function as "module.function" (rules/common.smk, FIGURES); ``draw`` is 
 """
 
 import importlib
+import itertools
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -107,16 +108,71 @@ def coefficient_heatmaps(inputs, settings, stem):
     save(fig, stem)
 
 
-def robustness_curves(inputs, settings, stem):
-    """Accuracy vs attack eps for each pre-training variant (C2), mean and sd over seeds."""
+PAPER_ATTACKS = ["fgm", "pgd"]
+
+
+def sandwich_figure(frame, row, hue, hue_order, stem, title, ylabel, col="norm"):
+    """Robust accuracy as a sandwich, one panel per (``row``, ``col``) value: for each ``hue``
+    value the band between the certified bound (dotted) and the ensemble's worst case (solid),
+    and the paper's PGD (dashed), mean over seeds, from eps 0 (clean accuracy) on."""
+    clean = frame[(frame["attack"] == "pgd") & (frame["eps"] == 0)]
+    rows = list(dict.fromkeys(frame[row]))
+    norms = list(dict.fromkeys(frame[col]))
+    colors = dict(zip(hue_order, sns.color_palette("tab10", len(hue_order))))
+    fig, axes = plt.subplots(len(rows), len(norms), figsize=(4.2 * len(norms), 3.0 * len(rows)),
+                             squeeze=False, sharey=True)
+    for (i, row_value), (j, norm) in itertools.product(enumerate(rows), enumerate(norms)):
+        ax = axes[i][j]
+        for name in hue_order:
+            part = frame[(frame[row] == row_value) & (frame[col] == norm)
+                         & (frame[hue] == name)]
+            if part.empty:
+                continue
+            start = clean[(clean[row] == row_value) & (clean[col] == norm)
+                          & (clean[hue] == name)]
+            curves = {attack: pd.concat([start, part[part["attack"] == attack]]).groupby(
+                "eps")["accuracy"].mean() for attack in ("worst_case", "certified", "pgd")}
+            ax.fill_between(curves["worst_case"].index, curves["certified"].reindex(
+                curves["worst_case"].index).to_numpy(), curves["worst_case"].to_numpy(),
+                color=colors[name], alpha=0.15, lw=0)
+            ax.plot(curves["worst_case"].index, curves["worst_case"].to_numpy(), "-o",
+                    color=colors[name], ms=3, lw=1.2, label=name)
+            ax.plot(curves["certified"].index, curves["certified"].to_numpy(), ":",
+                    color=colors[name], lw=1)
+            ax.plot(curves["pgd"].index, curves["pgd"].to_numpy(), "--", color=colors[name],
+                    lw=0.8, alpha=0.7)
+        ax.set_title(f"{row_value}, {col} {norm}" if col != "norm" else f"{row_value}, {norm}",
+                     fontsize=9)
+        ax.set_xlabel("attack eps")
+        ax.set_ylabel(ylabel if j == 0 else "")
+        ax.set_ylim(-0.02, 1.02)
+    axes[0][-1].legend(fontsize=7, loc="upper right")
+    fig.suptitle(f"{title}\nband: certified (dotted) to worst case over the attack ensemble "
+                 "(solid); dashed: the paper's PGD; mean over seeds")
+    fig.tight_layout()
+    save(fig, stem)
+
+
+def robustness_sandwich(inputs, settings, stem):
+    """The pre-trained networks' robust accuracy as a sandwich per variant (C2, C3 tasks)."""
     frame, order = main_variants(read_csvs(inputs["robustness"]), settings)
+    sandwich_figure(frame, "task", "variant", order, stem,
+                    "Robust accuracy of the pre-trained networks", "test accuracy")
+
+
+def robustness_curves(inputs, settings, stem):
+    """Accuracy under the paper's attacks vs eps for each pre-training variant (C2), mean and
+    sd over seeds."""
+    frame, order = main_variants(read_csvs(inputs["robustness"]), settings)
+    frame = frame[frame["attack"].isin(PAPER_ATTACKS)]
     grid = sns.relplot(data=frame, x="eps", y="accuracy", hue="variant", hue_order=order,
                        style="variant", markers=True, dashes=False, col="norm", row="attack",
                        kind="line", errorbar="sd", height=2.6, aspect=1.2,
                        facet_kws={"sharex": False})
     grid.set_axis_labels("attack eps", "test accuracy")
     grid.set_titles("{row_name} {col_name}")
-    grid.figure.suptitle("Robust accuracy of the pre-trained networks", y=1.02)
+    grid.figure.suptitle("Accuracy of the pre-trained networks under the paper's attacks "
+                         "(see robustness_sandwich for the worst case)", y=1.02)
     save(grid.figure, stem)
 
 

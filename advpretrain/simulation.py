@@ -7,6 +7,7 @@ variant-major (``networks.seed_of_network``).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 
 import numpy as np
@@ -17,6 +18,7 @@ from . import fileio
 from .canonical import fingerprint, plain
 from .errors import StaleModel
 from .evaluation.grid import attack_grid, attacked_inputs
+from .evaluation.sandwich import sandwich_grid
 from .measures import feature_coefficients, firing_rates, node_measures, summarise_nodes
 from .networks import TwoLayerNets, per_network, seed_of_network
 from .seeding import derive_seed, torch_generator
@@ -207,25 +209,36 @@ def test_inputs(task, data: dict, n_networks: int, n_seeds: int) -> tuple[tuple,
 def attack_frame(nets: TwoLayerNets, task, data: dict, variants: list[dict], n_seeds: int,
                  evaluation: Mapping, generator: torch.Generator, labels: dict,
                  by_pair_type: bool = False) -> pd.DataFrame:
-    """Test accuracy and loss of every network under every attack, norm and eps (tidy); with
-    ``by_pair_type``, separately for similar and dissimilar pairs (``pair_type`` column)."""
+    """Test accuracy of every network under the paper's attacks over the eps grid (with the
+    mean loss), and, where ``evaluation`` has an ``ensemble``, the robust-accuracy sandwich over
+    its grid (worst case over the attack ensemble, certified bound, after each adaptive attack;
+    no loss). Tidy; with ``by_pair_type``, separately for similar and dissimilar pairs."""
     inputs, targets = test_inputs(task, data, len(variants) * n_seeds, n_seeds)
+    rows = attack_grid(lambda *x: task.loss(nets, *x), lambda *x: task.margin(nets, *x),
+                       inputs, targets, evaluation["eps_grid"], evaluation["attacks"],
+                       evaluation["pgd_steps"], generator)
+    if "ensemble" in evaluation:
+        rows = itertools.chain(rows, sandwich_grid(nets, task, inputs, targets,
+                                                   evaluation["ensemble"],
+                                                   evaluation["pgd_steps"], generator))
     base = label_columns(variants, n_seeds, **labels)
     frames = []
-    for row in attack_grid(lambda *x: task.loss(nets, *x), lambda *x: task.margin(nets, *x),
-                           inputs, targets, evaluation["eps_grid"], evaluation["attacks"],
-                           evaluation["pgd_steps"], generator):
+    for row in rows:
+        row_labels = row.get("labels", targets)
+        loss = row.get("loss")
         if by_pair_type:
-            parts = zip(PAIR_TYPES, split_by_pair_type(row["correct"], targets).values(),
-                        split_by_pair_type(row["loss"], targets).values())
+            parts = [(pair_type, accuracy,
+                      None if loss is None else split_by_pair_type(loss, row_labels)[pair_type])
+                     for pair_type, accuracy in split_by_pair_type(row["correct"],
+                                                                   row_labels).items()]
         else:
-            parts = [(None, row["correct"].mean(-1), row["loss"].mean(-1))]
-        for pair_type, accuracy, loss in parts:
+            parts = [(None, row["correct"].mean(-1), None if loss is None else loss.mean(-1))]
+        for pair_type, accuracy, mean_loss in parts:
             frame = base.assign(attack=row["attack"], norm=row["norm"], eps=row["eps"])
             if pair_type is not None:
                 frame["pair_type"] = pair_type
             frame["accuracy"] = accuracy.numpy()
-            frame["loss"] = loss.numpy()
+            frame["loss"] = np.nan if mean_loss is None else mean_loss.numpy()
             frames.append(frame)
     return pd.concat(frames, ignore_index=True)
 

@@ -5,6 +5,7 @@
 CLAIMS_INPUTS = {
     "supervised_summary": sim_csv("summary"),
     "supervised_robustness": sim_csv("robustness"),
+    "supervised_movement": sim_csv("movement"),
     "contrastive_summary": sim_csv("summary", tasks=("contrastive",)),
     "pair_loss": sim_csv("pair_loss", tasks=("contrastive",)),
     **(

@@ -23,6 +23,7 @@ def config():
     config = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
     config["simulation"]["evaluation"]["reference_attack"] = {"attack": "pgd", "norm": "l2",
                                                               "eps": 0.5}
+    config["claims"]["attacks"] = ["pgd"]
     return settings.claims(validate_config(config))
 
 
@@ -70,6 +71,13 @@ def pair_loss(gaps):
     return pd.DataFrame(rows)
 
 
+def movement(relative):
+    return pd.DataFrame([{"variant": variant, "seed": seed, "norm": "l2", "eps": 0.5,
+                          "relative_movement": relative[variant] + noise(seed),
+                          "flip_share": relative[variant] / 2}
+                         for variant in VARIANTS for seed in SEEDS])
+
+
 def pair_attack(purity_by_pairs, clean=0.4, twin=0.4):
     rows = [{"variant": "fgm_l2", "attacked_pairs": pairs, "seed": seed, "measure": "purity",
              "value": value + noise(seed)}
@@ -100,9 +108,11 @@ def paper_like(tmp_path, adversarial_effect=True):
     gaps = {"clean": 0.4, "fgm_l2": effect(0.4, 0.02), "clean_twin": 0.39, "untrained": 0.05}
     by_pairs = {"all": effect(0.4, 0.7), "similar": effect(0.4, 0.5),
                 "dissimilar": effect(0.4, 0.68)}
+    moved = {"clean": 0.8, "fgm_l2": effect(0.8, 0.3), "clean_twin": 0.79, "untrained": 0.9}
     return inputs(
         tmp_path, supervised_summary=summary("supervised", purity),
-        supervised_robustness=robustness(attacked), contrastive_summary=summary(
+        supervised_robustness=robustness(attacked), supervised_movement=movement(moved),
+        contrastive_summary=summary(
             "contrastive", purity), pair_loss=pair_loss(gaps), pair_attack=pair_attack(by_pairs),
         downstream_supervised=robustness(attacked), downstream_contrastive=robustness(
             attacked, task="contrastive"))
