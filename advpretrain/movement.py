@@ -13,6 +13,7 @@ an optimistic estimate (theirs), with the certified movement a sound lower bound
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 
 import pandas as pd
@@ -53,7 +54,10 @@ def node_movement(settings: Mapping, inputs: Mapping, outputs: Mapping) -> dict:
     frames = []
     for norm, grid in movement["eps_grid"].items():
         for eps in grid:
+            start = time.perf_counter()
             found = movement_attack(nets, z, eps, norm, _spec(movement), generator)
+            print(f"[movement] {norm} eps {eps:g} | {time.perf_counter() - start:.1f} s",
+                  flush=True)
             bound = movement_bound(nets, z, eps, norm).float()
             moved = found.movement.mean(-1)
             frames.append(base.assign(
