@@ -5,7 +5,7 @@ robust accuracy of the clean downstream heads (C5). From the CSVs alone."""
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from .plotting import main_variants, sandwich_figure, save, sns
+from .plotting import finish_grid, main_variants, sandwich_figure, save, sns
 from .tables import read_csvs
 
 MOVEMENT = {"relative_movement": "movement / ||h(z)|| (attack)",
@@ -29,11 +29,9 @@ def node_movement(inputs, settings, stem):
                        style="task", markers=True, row="measure", row_order=list(
                            MOVEMENT.values()), col="norm", kind="line", errorbar="sd",
                        height=2.5, aspect=1.3, facet_kws={"sharex": "col", "sharey": "row"})
-    grid.set_axis_labels("attack eps", "")
-    grid.set_titles("{row_name} | {col_name}")
-    grid.figure.suptitle("Representation vulnerability of the pre-trained layers (mean and sd "
-                         "over seeds)", y=1.02)
-    save(grid.figure, stem)
+    finish_grid(grid, ("attack eps", ""), "{row_name} | {col_name}",
+                "Representation vulnerability of the pre-trained layers (mean and sd "
+                "over seeds)", stem, y=1.02)
 
 
 def transfer_bound(inputs, settings, stem):

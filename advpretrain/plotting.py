@@ -34,6 +34,15 @@ def save(fig, stem):
     plt.close(fig)
 
 
+def finish_grid(grid, axis_labels: tuple[str, str], titles: str, title: str, stem,
+                y: float = 1.02) -> None:
+    """Label a seaborn FacetGrid, give it a title and save it (``save``)."""
+    grid.set_axis_labels(*axis_labels)
+    grid.set_titles(titles)
+    grid.figure.suptitle(title, y=y)
+    save(grid.figure, stem)
+
+
 def draw(settings: Mapping, inputs: Mapping, outputs: Mapping) -> None:
     """The figure stage: call the figure's "module.function" (``settings["plot"]``)."""
     module, function = settings["plot"].rsplit(".", 1)
@@ -169,11 +178,9 @@ def robustness_curves(inputs, settings, stem):
                        style="variant", markers=True, dashes=False, col="norm", row="attack",
                        kind="line", errorbar="sd", height=2.6, aspect=1.2,
                        facet_kws={"sharex": False})
-    grid.set_axis_labels("attack eps", "test accuracy")
-    grid.set_titles("{row_name} {col_name}")
-    grid.figure.suptitle("Accuracy of the pre-trained networks under the paper's attacks "
-                         "(see robustness_sandwich for the worst case)", y=1.02)
-    save(grid.figure, stem)
+    finish_grid(grid, ("attack eps", "test accuracy"), "{row_name} {col_name}",
+                "Accuracy of the pre-trained networks under the paper's attacks "
+                "(see robustness_sandwich for the worst case)", stem, y=1.02)
 
 
 def eps_sweep(inputs, settings, stem):
@@ -196,7 +203,5 @@ def eps_sweep(inputs, settings, stem):
     grid = sns.relplot(data=long, x="train_eps", y="y", col="panel", hue="task", kind="line",
                        marker="o", errorbar="sd", height=2.8, aspect=1.1,
                        facet_kws={"sharey": False})
-    grid.set_axis_labels(f"training eps ({norm})", "")
-    grid.set_titles("{col_name}")
-    grid.figure.suptitle("Sweep of the adversarial training budget", y=1.03)
-    save(grid.figure, stem)
+    finish_grid(grid, (f"training eps ({norm})", ""), "{col_name}",
+                "Sweep of the adversarial training budget", stem, y=1.03)
