@@ -7,7 +7,7 @@ variant-major (``networks.seed_of_network``).
 
 from __future__ import annotations
 
-import itertools
+import collections
 from collections.abc import Mapping
 
 import numpy as np
@@ -214,13 +214,18 @@ def attack_frame(nets: TwoLayerNets, task, data: dict, variants: list[dict], n_s
     its grid (worst case over the attack ensemble, certified bound, after each adaptive attack;
     no loss). Tidy; with ``by_pair_type``, separately for similar and dissimilar pairs."""
     inputs, targets = test_inputs(task, data, len(variants) * n_seeds, n_seeds)
-    rows = attack_grid(lambda *x: task.loss(nets, *x), lambda *x: task.margin(nets, *x),
-                       inputs, targets, evaluation["eps_grid"], evaluation["attacks"],
-                       evaluation["pgd_steps"], generator)
+    if "ensemble" in evaluation:  # every row on the same samples, so rows compare per sample
+        count = evaluation["ensemble"]["samples"]
+        inputs, targets = tuple(x[:, :count] for x in inputs), targets[:, :count]
+    rows = list(attack_grid(lambda *x: task.loss(nets, *x), lambda *x: task.margin(nets, *x),
+                            inputs, targets, evaluation["eps_grid"], evaluation["attacks"],
+                            evaluation["pgd_steps"], generator))
     if "ensemble" in evaluation:
-        rows = itertools.chain(rows, sandwich_grid(nets, task, inputs, targets,
-                                                   evaluation["ensemble"],
-                                                   evaluation["pgd_steps"], generator))
+        paper_correct = collections.defaultdict(list)
+        for row in rows:
+            paper_correct[row["norm"], row["eps"]].append(row["correct"])
+        rows += sandwich_grid(nets, task, inputs, targets, evaluation["ensemble"],
+                              evaluation["pgd_steps"], generator, paper_correct)
     base = label_columns(variants, n_seeds, **labels)
     frames = []
     for row in rows:
