@@ -38,6 +38,7 @@ lock:
 # host the simulations, the digits branch, the figures, the claims and the report.
 reproduce: setup
 	$(SNAKEMAKE)
+	$(BIN)/snakemake --report results/report.html
 
 # Everything a CPU can do, even where a GPU is visible: the simulations (C1-C5), the digits
 # branch (C6 on real images), their figures and the claims table; no CIFAR-10.

@@ -37,6 +37,14 @@ def _semantic_errors(config):
     if reference["eps"] not in evaluation["eps_grid"][reference["norm"]]:
         yield ("simulation.evaluation.reference_attack.eps",
                f"{reference['eps']} is not on eps_grid.{reference['norm']}")
+    for norm, grid in evaluation["ensemble"]["eps_grid"].items():
+        if set(grid) - set(evaluation["eps_grid"][norm]):
+            yield (f"simulation.evaluation.ensemble.eps_grid.{norm}",
+                   f"{sorted(set(grid) - set(evaluation['eps_grid'][norm]))} are not on "
+                   f"eps_grid.{norm}")
+    if reference["eps"] not in evaluation["ensemble"]["eps_grid"][reference["norm"]]:
+        yield ("simulation.evaluation.reference_attack.eps",
+               f"{reference['eps']} is not on ensemble.eps_grid.{reference['norm']}")
     if reference["attack"] not in evaluation["attacks"]:
         yield ("simulation.evaluation.reference_attack.attack",
                f"{reference['attack']} is not in simulation.evaluation.attacks")
@@ -50,43 +58,59 @@ def _semantic_errors(config):
     yield from _images_errors(config["images"])
 
 
+def _variant_errors(key, variants):
+    for name, spec in variants.items():
+        if "control" in spec and spec["eps"] != 0:
+            yield f"{key}.{name}.eps", f"a control variant ({spec['control']}) must have eps 0"
+
+
 def _contrastive_errors(section):
     variants = section["variants"]
+    yield from _variant_errors("simulation.contrastive.variants", variants)
     for name in section["pair_attack_study"]:
         if name not in variants:
             yield ("simulation.contrastive.pair_attack_study",
                    f"{name!r} is not in simulation.contrastive.variants {sorted(variants)}")
-        elif variants[name]["eps"] <= 0:
-            yield ("simulation.contrastive.pair_attack_study",
-                   f"{name!r} has eps 0 (not adversarial)")
 
 
 def _downstream_errors(sim):
     variants = sim["pretrain_variants"]
+    yield from _variant_errors("simulation.pretrain_variants", variants)
     end_to_end = sim["downstream"]["end_to_end"]["variant"]
     if end_to_end not in variants:
         yield ("simulation.downstream.end_to_end.variant",
                f"{end_to_end!r} is not in simulation.pretrain_variants {sorted(variants)}")
-    elif variants[end_to_end]["eps"] <= 0:
-        yield ("simulation.downstream.end_to_end.variant",
-               f"{end_to_end!r} has eps 0 (not adversarial)")
-    unknown = [v for v in sim["activation_study"]["variants"] if v not in variants]
-    if unknown:
-        yield ("simulation.activation_study.variants",
-               f"{unknown} are not in simulation.pretrain_variants {sorted(variants)}")
+    for study in ("activation_study", "threshold_study"):
+        unknown = [v for v in sim[study]["variants"] if v not in variants]
+        if unknown:
+            yield (f"simulation.{study}.variants",
+                   f"{unknown} are not in simulation.pretrain_variants {sorted(variants)}")
 
 
 def _claims_errors(claims, sim):
-    variants = sim["pretrain_variants"]
-    for key, adversarial in (("clean_variant", False), ("adversarial_variant", True)):
-        name = claims[key]
-        if name not in variants:
-            yield (f"claims.{key}",
-                   f"{name!r} is not in simulation.pretrain_variants {sorted(variants)}")
-        elif (variants[name]["eps"] > 0) != adversarial:
-            yield f"claims.{key}", f"{name!r} has eps {variants[name]['eps']}"
-        elif name not in sim["activation_study"]["variants"]:
-            yield f"claims.{key}", f"{name!r} is not in simulation.activation_study.variants"
+    """The compared variants exist for both tasks; clean and controls are what they say."""
+    roles = {"clean_variant": None, "adversarial_variant": None, "twin_variant": "twin",
+             "untrained_variant": "untrained"}
+    for section, variants in (("simulation.pretrain_variants", sim["pretrain_variants"]),
+                              ("simulation.contrastive.variants",
+                               sim["contrastive"]["variants"])):
+        for key, control in roles.items():
+            name = claims[key]
+            if name not in variants:
+                yield f"claims.{key}", f"{name!r} is not in {section} {sorted(variants)}"
+            elif variants[name].get("control") != control:
+                kind = f"{control} control" if control else "trained"
+                yield f"claims.{key}", f"{name!r} in {section} is not a {kind} variant"
+        clean = variants.get(claims["clean_variant"], {})
+        if clean.get("eps", 0) != 0:
+            yield "claims.clean_variant", f"{claims['clean_variant']!r} in {section} has eps > 0"
+    for key in ("clean_variant", "adversarial_variant"):
+        if claims[key] not in sim["activation_study"]["variants"]:
+            yield f"claims.{key}", f"{claims[key]!r} is not in simulation.activation_study.variants"
+    known = {*sim["evaluation"]["attacks"], "worst_case", "certified"}
+    unknown = set(claims["attacks"]) - known
+    if unknown:
+        yield "claims.attacks", f"{sorted(unknown)} are not among {sorted(known)}"
 
 
 def _images_errors(images):

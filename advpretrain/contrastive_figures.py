@@ -5,7 +5,7 @@ contrastive networks are drawn by plotting.purity_distribution / coefficient_hea
 """
 
 from .pair_attack import ATTACKED_PAIRS
-from .plotting import main_variants, save, sns
+from .plotting import finish_grid, main_variants, sns
 from .tables import attack_label, read_csvs
 
 PAIR_TYPES = ["similar", "dissimilar"]  # as in advpretrain/tasks.py, which needs torch
@@ -21,11 +21,9 @@ def pair_loss_curves(inputs, settings, stem):
                        dashes=False, row="attack_norm", col="variant", col_order=order,
                        kind="line", errorbar="sd", height=2.3, aspect=1.15,
                        facet_kws={"sharex": "row", "sharey": "row"})
-    grid.set_axis_labels("attack eps", "loss(eps) - loss(0)")
-    grid.set_titles("{row_name} | trained {col_name}")
-    grid.figure.suptitle("Contrastive: loss increase under attack, similar vs dissimilar pairs "
-                         "(mean and sd over seeds)", y=1.02)
-    save(grid.figure, stem)
+    finish_grid(grid, ("attack eps", "loss(eps) - loss(0)"), "{row_name} | trained {col_name}",
+                "Contrastive: loss increase under attack, similar vs dissimilar pairs "
+                "(mean and sd over seeds)", stem, y=1.02)
 
 
 def pair_loss_training_curves(inputs, settings, stem):
@@ -38,10 +36,8 @@ def pair_loss_training_curves(inputs, settings, stem):
                        hue_order=PAIR_TYPES, row="attack_budget", col="variant",
                        col_order=order, kind="line", errorbar="sd", height=2.3, aspect=1.25,
                        facet_kws={"sharey": "row"})
-    grid.set_axis_labels("training step", "loss(eps) - loss(0)")
-    grid.set_titles("{row_name} | trained {col_name}")
-    grid.figure.suptitle("Contrastive: attack loss increase on test pairs during training", y=1.02)
-    save(grid.figure, stem)
+    finish_grid(grid, ("training step", "loss(eps) - loss(0)"), "{row_name} | trained {col_name}",
+                "Contrastive: attack loss increase on test pairs during training", stem, y=1.02)
 
 
 def pair_attack_figure(inputs, settings, stem):
@@ -60,8 +56,6 @@ def pair_attack_figure(inputs, settings, stem):
                        col="panel", col_order=list(panels.values()), kind="point",
                        errorbar="sd", dodge=0.3, linestyle="none", height=2.8, aspect=1.1,
                        sharey=False)
-    grid.set_axis_labels("pairs attacked during training", "")
-    grid.set_titles("{col_name}")
-    grid.figure.suptitle("Beyond the paper: training attacks on one pair type only; loss "
-                         f"increase under {attack} (mean and sd over seeds)", y=1.04)
-    save(grid.figure, stem)
+    finish_grid(grid, ("pairs attacked during training", ""), "{col_name}",
+                "Beyond the paper: training attacks on one pair type only; loss "
+                f"increase under {attack} (mean and sd over seeds)", stem, y=1.04)

@@ -5,9 +5,9 @@ fewer training samples (``tasks.Downstream``). Every network of a pre-training j
 head, all trained at once (``training.train_networks`` with zero attack budgets); the hidden
 layer W is a buffer, so the head is the only trainable parameter.
 
-Baselines (``downstream_baselines``), all on the same downstream data and grid:
-- ``random``: the frozen hidden layer is the supervised pre-training job's initialisation itself,
-  i.e. the pre-trained networks' common starting point, never trained;
+Baselines (``downstream_baselines``), on the same downstream data and grid (the untrained layer,
+the pre-trained networks' common starting point, is the ``untrained`` control variant of every
+pre-training job, so its heads come from ``downstream``):
 - ``purified``: a perfectly purified layer built from the seed's dictionary M: node h reads
   s_h M_j(h) with j(h) = h mod d and s_h = +1 for the first d nodes, -1 for the next d, and so on
   (every feature covered; both signs when H >= 2d), rows of norm ``purified_scale``;
@@ -31,7 +31,8 @@ import torch
 
 from . import fileio
 from .canonical import plain
-from .measures import feature_coefficients, node_measures
+from .measures import feature_coefficients, firing_rates, mean_live_purity
+from .movement import transfer_frame
 from .networks import TwoLayerNets, seed_of_network
 from .seeding import derive_seed, torch_generator
 from .simulation import (
@@ -41,6 +42,7 @@ from .simulation import (
     job_adversary,
     load_networks,
     minibatch_sampler,
+    test_inputs,
 )
 from .sparse_coding import load_data
 from .tasks import TASKS
@@ -73,22 +75,17 @@ def train_heads(weight: torch.Tensor, activation: Mapping, heads: Mapping, data:
     return nets
 
 
-def mean_purity(weight: torch.Tensor, dictionary: torch.Tensor, dead_relative_norm: float
-                ) -> torch.Tensor:
-    """Mean purity over the live nodes of each network, (N,)."""
-    with torch.no_grad():
-        measures = node_measures(feature_coefficients(weight, dictionary), dead_relative_norm)
-    live = (~measures["dead"]).to(weight.dtype)
-    return (measures["purity"] * live).sum(-1) / live.sum(-1).clamp_min(1)
-
-
 def evaluate_heads(nets: TwoLayerNets, data: dict, variants: list[dict], n_seeds: int,
                    evaluation: Mapping, seed: int, labels: dict) -> pd.DataFrame:
-    """Downstream test robustness grid of every network, plus its hidden layer's mean purity."""
+    """Downstream test robustness grid of every network, plus its hidden layer's mean purity
+    over the nodes live on the downstream test inputs."""
     frame = attack_frame(nets, DOWNSTREAM, data, variants, n_seeds, evaluation,
                          torch_generator(seed), labels)
+    inputs, _ = test_inputs(DOWNSTREAM, data, len(nets.weight), n_seeds)
     dictionary = data["dictionary"][seed_of_network(len(nets.weight), n_seeds)]
-    purity = mean_purity(nets.weight.detach(), dictionary, evaluation["dead_relative_norm"])
+    with torch.no_grad():
+        purity = mean_live_purity(feature_coefficients(nets.weight, dictionary),
+                                  firing_rates(nets, inputs), evaluation["live_rate"])
     frame["mean_purity"] = per_row(frame, purity, variants, n_seeds)
     return frame
 
@@ -112,11 +109,16 @@ def downstream(settings: Mapping, inputs: Mapping, outputs: Mapping) -> dict:
     heads = train_heads(nets.weight.detach(), stored["architecture"], settings["heads"], data,
                         torch_generator(train_seed), f"downstream heads {task}/{activation}")
     eval_seed = derive_seed(settings["base_seed"], "downstream_evaluate", task, activation)
-    frame = evaluate_heads(heads, data, plain(settings["variants"]), stored["n_seeds"],
-                           settings["evaluation"], eval_seed,
-                           {"task": task, "activation": activation})
+    variants, labels = plain(settings["variants"]), {"task": task, "activation": activation}
+    frame = evaluate_heads(heads, data, variants, stored["n_seeds"], settings["evaluation"],
+                           eval_seed, labels)
     fileio.write_csv(outputs["csv"], frame)
-    return {"seeds": {"train_seed": train_seed, "attack_seed": eval_seed}}
+    transfer_seed = derive_seed(settings["base_seed"], "transfer", task, activation)
+    fileio.write_csv(outputs["transfer"], transfer_frame(
+        heads, data, variants, stored["n_seeds"], settings["transfer"],
+        torch_generator(transfer_seed), frame, labels))
+    return {"seeds": {"train_seed": train_seed, "attack_seed": eval_seed,
+                      "transfer_seed": transfer_seed}}
 
 
 # ---------------------------------------------------------------- baselines
@@ -144,7 +146,7 @@ def blended_layer(weight: torch.Tensor, dictionary: torch.Tensor, t: float) -> t
 
 
 def downstream_baselines(settings: Mapping, inputs: Mapping, outputs: Mapping) -> dict:
-    """Random frozen layer, perfectly purified layer (clean heads) and end-to-end adversarial."""
+    """Perfectly purified layer (a clean head) and end-to-end adversarial training."""
     architecture = plain(settings["architecture"])
     activation = activation_of(architecture)
     data = load_data(inputs["data"])
@@ -152,21 +154,25 @@ def downstream_baselines(settings: Mapping, inputs: Mapping, outputs: Mapping) -
     # The supervised pre-training job's networks start from this (its first variant's copies).
     init_seed = derive_seed(settings["base_seed"], "pretrain", "supervised",
                             architecture["activation"])
-    initial = initial_networks(architecture, n_seeds, 1, torch_generator(init_seed))
+    initial = initial_networks(architecture, n_seeds, [{}], torch_generator(init_seed))
     purified = purified_layer(data["dictionary"], architecture["hidden"],
                               settings["purified_scale"])
-    frozen = [{"variant": "random", **NO_TRAINING}, {"variant": "purified", **NO_TRAINING}]
+    frozen = [{"variant": "purified", **NO_TRAINING}]
     labels = {"task": "baseline", "activation": architecture["activation"]}
     train_seed = derive_seed(settings["base_seed"], "downstream_baselines",
                              architecture["activation"])
     generator = torch_generator(train_seed)
-    heads = train_heads(torch.cat([initial.weight.detach(), purified]), activation,
-                        settings["heads"], data, generator,
+    heads = train_heads(purified, activation, settings["heads"], data, generator,
                         f"downstream baselines (frozen) {architecture['activation']}")
     eval_seed = derive_seed(settings["base_seed"], "downstream_baselines_evaluate",
                             architecture["activation"])
     evaluation = settings["evaluation"]
     frames = [evaluate_heads(heads, data, frozen, n_seeds, evaluation, eval_seed, labels)]
+    transfer_seed = derive_seed(settings["base_seed"], "transfer", "baselines",
+                                architecture["activation"])
+    transfer_generator = torch_generator(transfer_seed)
+    transfers = [transfer_frame(heads, data, frozen, n_seeds, settings["transfer"],
+                                transfer_generator, frames[0], labels)]
 
     e2e = settings["end_to_end"]
     attack = plain(e2e["attack"])
@@ -178,10 +184,15 @@ def downstream_baselines(settings: Mapping, inputs: Mapping, outputs: Mapping) -
         steps=e2e["steps"], lr=e2e["lr"], generator=generator,
         label=f"downstream end-to-end {architecture['activation']}",
         log_every=settings["heads"]["log_every"])
-    frames.append(evaluate_heads(initial, data, [{"variant": "end_to_end", **attack}], n_seeds,
-                                 evaluation, eval_seed, labels))
+    end_to_end = [{"variant": "end_to_end", **attack}]
+    frames.append(evaluate_heads(initial, data, end_to_end, n_seeds, evaluation, eval_seed,
+                                 labels))
+    transfers.append(transfer_frame(initial, data, end_to_end, n_seeds, settings["transfer"],
+                                    transfer_generator, frames[1], labels))
     fileio.write_csv(outputs["csv"], pd.concat(frames, ignore_index=True))
-    return {"seeds": {"init_seed": init_seed, "train_seed": train_seed, "attack_seed": eval_seed}}
+    fileio.write_csv(outputs["transfer"], pd.concat(transfers, ignore_index=True))
+    return {"seeds": {"init_seed": init_seed, "train_seed": train_seed, "attack_seed": eval_seed,
+                      "transfer_seed": transfer_seed}}
 
 
 # ---------------------------------------------------------------- study (a): degree of purification

@@ -5,10 +5,10 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from .plotting import save
+from .plotting import sandwich_figure, save
 from .tables import at_attack, attack_label, read_csvs
 
-BASELINES = ["random", "purified", "end_to_end"]
+BASELINES = ["purified", "end_to_end"]
 
 
 def _reference(frame, settings):
@@ -17,28 +17,15 @@ def _reference(frame, settings):
 
 
 def downstream_accuracy(inputs, settings, stem):
-    """Clean-head downstream accuracy vs attack eps per pre-training variant and baseline (C5)."""
+    """Clean-head downstream robust accuracy (sandwich) vs attack eps per pre-training variant
+    and baseline (C5); one row per pre-training task, one for the baselines."""
     order = list(settings["variants"])
     frame = read_csvs(inputs["downstream"])
-    frame = frame[frame["variant"].isin(order)].assign(
-        layer=lambda f: f["task"] + " " + f["variant"])
-    baselines = read_csvs(inputs["baselines"]).assign(layer=lambda f: "baseline " + f["variant"])
-    long = pd.concat([frame, baselines], ignore_index=True)
-    tasks = list(dict.fromkeys(frame["task"]))
-    hue_order = [f"{t} {v}" for t in tasks for v in order] + [f"baseline {b}" for b in BASELINES]
-    hue_order = [h for h in hue_order if h in set(long["layer"])]
-    palette = dict(zip(hue_order, sns.color_palette("tab10", len(hue_order))))
-    grid = sns.relplot(data=long, x="eps", y="accuracy", hue="layer", hue_order=hue_order,
-                       palette=palette, style="layer", style_order=hue_order, markers=True,
-                       dashes=False, col="norm", row="attack", kind="line", errorbar="sd",
-                       height=2.7, aspect=1.25, facet_kws={"sharex": False})
-    grid.set_axis_labels("attack eps", "downstream test accuracy")
-    grid.set_titles("{row_name} {col_name}")
-    for ax in grid.axes.flat:
-        ax.axhline(0.5, color="grey", ls=":", lw=1)
-    grid.figure.suptitle("Downstream task, head trained clean on a frozen hidden layer "
-                         "(mean and sd over seeds)", y=1.02)
-    save(grid.figure, stem)
+    long = pd.concat([frame[frame["variant"].isin(order)], read_csvs(inputs["baselines"])],
+                     ignore_index=True)
+    sandwich_figure(long, "task", "variant", [*order, *BASELINES], stem,
+                    "Downstream task, head trained clean on a frozen hidden layer",
+                    "downstream test accuracy")
 
 
 def purification_study(inputs, settings, stem):

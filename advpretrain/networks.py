@@ -48,6 +48,12 @@ ACTIVATIONS = {
 }
 
 
+def active(hidden: torch.Tensor) -> torch.Tensor:
+    """Where a node fires: its output is not zero (|v| >= e for the gate, v > e for relu, |v| > e
+    for the symmetric ReLU; tanh and softplus nodes fire on almost every input)."""
+    return hidden != 0
+
+
 def logistic_loss(margin):
     """l(t) = log(1 + exp(-t)), computed stably."""
     return F.softplus(-margin)

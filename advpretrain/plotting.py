@@ -7,6 +7,7 @@ figure's function as "module.function" (rules/common.smk, FIGURES); ``draw`` is 
 """
 
 import importlib
+import itertools
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -33,6 +34,15 @@ def save(fig, stem):
     plt.close(fig)
 
 
+def finish_grid(grid, axis_labels: tuple[str, str], titles: str, title: str, stem,
+                y: float = 1.02) -> None:
+    """Label a seaborn FacetGrid, give it a title and save it (``save``)."""
+    grid.set_axis_labels(*axis_labels)
+    grid.set_titles(titles)
+    grid.figure.suptitle(title, y=y)
+    save(grid.figure, stem)
+
+
 def draw(settings: Mapping, inputs: Mapping, outputs: Mapping) -> None:
     """The figure stage: call the figure's "module.function" (``settings["plot"]``)."""
     module, function = settings["plot"].rsplit(".", 1)
@@ -47,22 +57,41 @@ def main_variants(frame, settings):
     return frame[frame["variant"].isin(order)], order
 
 
+SHARES = {"live_share": "live nodes", "pure_share": "pure nodes", "coverage": "features covered"}
+
+
 def purity_distribution(inputs, settings, stem):
-    """Node purity, clean vs adversarial pre-training, one panel per task (C1, C3)."""
-    nodes = read_csvs(inputs["nodes"])
-    nodes, order = main_variants(nodes[~nodes["dead"]], settings)
+    """Purity of the live nodes (top) and the shares of live and pure nodes and of covered
+    features (bottom), per variant, one column per task (C1, C3)."""
+    nodes, order = main_variants(read_csvs(inputs["nodes"]), settings)
+    nodes = nodes[nodes["live"]]
+    summary, _ = main_variants(read_csvs(inputs["summary"]), settings)
+    shares = summary[summary["measure"].isin(SHARES)].assign(
+        share=lambda f: f["measure"].map(SHARES))
     tasks = list(dict.fromkeys(nodes["task"]))
-    fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.2), squeeze=False)
-    for ax, task in zip(axes[0], tasks):
+    fig, axes = plt.subplots(2, len(tasks), figsize=(0.9 * len(order) * len(tasks) + 2, 6.4),
+                             squeeze=False)
+    for column, task in enumerate(tasks):
+        top, bottom = axes[0][column], axes[1][column]
         sns.violinplot(data=nodes[nodes["task"] == task], x="variant", y="purity", order=order,
-                       hue="variant", hue_order=order, cut=0, inner="quartile", ax=ax,
+                       hue="variant", hue_order=order, cut=0, inner="quartile", ax=top,
                        legend=False)
-        ax.set_title(f"{task} pre-training")
-        ax.set_xlabel("pre-training")
-        ax.set_ylabel("node purity max|C|/||C||")
-        ax.set_ylim(0, 1.02)
-        ax.axhline(settings["d"] ** -0.5, color="grey", ls=":", lw=1)
-    fig.suptitle("Feature purification: each node's largest feature share (over all seeds)")
+        top.set_title(f"{task} pre-training")
+        top.set_xlabel("")
+        top.set_ylabel("purity of live nodes max|C|/||C||")
+        top.set_ylim(0, 1.02)
+        top.axhline(settings["d"] ** -0.5, color="grey", ls=":", lw=1)
+        sns.barplot(data=shares[shares["task"] == task], x="variant", y="value", hue="share",
+                    order=order, hue_order=list(SHARES.values()), errorbar="sd", ax=bottom,
+                    legend=column == len(tasks) - 1)
+        bottom.set_xlabel("pre-training")
+        bottom.set_ylabel("share (mean, sd over seeds)")
+        bottom.set_ylim(0, 1.02)
+    for ax in axes.flat:
+        ax.tick_params(axis="x", labelrotation=30)
+    fig.suptitle("Feature purification: live nodes' purity; live and pure nodes, covered "
+                 "features (dotted: an even mix of all features)")
+    fig.tight_layout()
     save(fig, stem)
 
 
@@ -88,17 +117,70 @@ def coefficient_heatmaps(inputs, settings, stem):
     save(fig, stem)
 
 
-def robustness_curves(inputs, settings, stem):
-    """Accuracy vs attack eps for each pre-training variant (C2), mean and sd over seeds."""
+PAPER_ATTACKS = ["fgm", "pgd"]
+
+
+def sandwich_figure(frame, row, hue, hue_order, stem, title, ylabel, col="norm"):
+    """Robust accuracy as a sandwich, one panel per (``row``, ``col``) value: for each ``hue``
+    value the band between the certified bound (dotted) and the ensemble's worst case (solid),
+    and the paper's PGD (dashed), mean over seeds, from eps 0 (clean accuracy) on."""
+    clean = frame[(frame["attack"] == "pgd") & (frame["eps"] == 0)]
+    rows = list(dict.fromkeys(frame[row]))
+    norms = list(dict.fromkeys(frame[col]))
+    colors = dict(zip(hue_order, sns.color_palette("tab10", len(hue_order))))
+    fig, axes = plt.subplots(len(rows), len(norms), figsize=(4.2 * len(norms), 3.0 * len(rows)),
+                             squeeze=False, sharey=True)
+    for (i, row_value), (j, norm) in itertools.product(enumerate(rows), enumerate(norms)):
+        ax = axes[i][j]
+        for name in hue_order:
+            part = frame[(frame[row] == row_value) & (frame[col] == norm)
+                         & (frame[hue] == name)]
+            if part.empty:
+                continue
+            start = clean[(clean[row] == row_value) & (clean[col] == norm)
+                          & (clean[hue] == name)]
+            curves = {attack: pd.concat([start, part[part["attack"] == attack]]).groupby(
+                "eps")["accuracy"].mean() for attack in ("worst_case", "certified", "pgd")}
+            ax.fill_between(curves["worst_case"].index, curves["certified"].reindex(
+                curves["worst_case"].index).to_numpy(), curves["worst_case"].to_numpy(),
+                color=colors[name], alpha=0.15, lw=0)
+            ax.plot(curves["worst_case"].index, curves["worst_case"].to_numpy(), "-o",
+                    color=colors[name], ms=3, lw=1.2, label=name)
+            ax.plot(curves["certified"].index, curves["certified"].to_numpy(), ":",
+                    color=colors[name], lw=1)
+            ax.plot(curves["pgd"].index, curves["pgd"].to_numpy(), "--", color=colors[name],
+                    lw=0.8, alpha=0.7)
+        ax.set_title(f"{row_value}, {col} {norm}" if col != "norm" else f"{row_value}, {norm}",
+                     fontsize=9)
+        ax.set_xlabel("attack eps")
+        ax.set_ylabel(ylabel if j == 0 else "")
+        ax.set_ylim(-0.02, 1.02)
+    axes[0][-1].legend(fontsize=7, loc="upper right")
+    fig.suptitle(f"{title}\nband: certified (dotted) to worst case over the attack ensemble "
+                 "(solid); dashed: the paper's PGD; mean over seeds")
+    fig.tight_layout()
+    save(fig, stem)
+
+
+def robustness_sandwich(inputs, settings, stem):
+    """The pre-trained networks' robust accuracy as a sandwich per variant (C2, C3 tasks)."""
     frame, order = main_variants(read_csvs(inputs["robustness"]), settings)
+    sandwich_figure(frame, "task", "variant", order, stem,
+                    "Robust accuracy of the pre-trained networks", "test accuracy")
+
+
+def robustness_curves(inputs, settings, stem):
+    """Accuracy under the paper's attacks vs eps for each pre-training variant (C2), mean and
+    sd over seeds."""
+    frame, order = main_variants(read_csvs(inputs["robustness"]), settings)
+    frame = frame[frame["attack"].isin(PAPER_ATTACKS)]
     grid = sns.relplot(data=frame, x="eps", y="accuracy", hue="variant", hue_order=order,
                        style="variant", markers=True, dashes=False, col="norm", row="attack",
                        kind="line", errorbar="sd", height=2.6, aspect=1.2,
                        facet_kws={"sharex": False})
-    grid.set_axis_labels("attack eps", "test accuracy")
-    grid.set_titles("{row_name} {col_name}")
-    grid.figure.suptitle("Robust accuracy of the pre-trained networks", y=1.02)
-    save(grid.figure, stem)
+    finish_grid(grid, ("attack eps", "test accuracy"), "{row_name} {col_name}",
+                "Accuracy of the pre-trained networks under the paper's attacks "
+                "(see robustness_sandwich for the worst case)", stem, y=1.02)
 
 
 def eps_sweep(inputs, settings, stem):
@@ -121,7 +203,5 @@ def eps_sweep(inputs, settings, stem):
     grid = sns.relplot(data=long, x="train_eps", y="y", col="panel", hue="task", kind="line",
                        marker="o", errorbar="sd", height=2.8, aspect=1.1,
                        facet_kws={"sharey": False})
-    grid.set_axis_labels(f"training eps ({norm})", "")
-    grid.set_titles("{col_name}")
-    grid.figure.suptitle("Sweep of the adversarial training budget", y=1.03)
-    save(grid.figure, stem)
+    finish_grid(grid, (f"training eps ({norm})", ""), "{col_name}",
+                "Sweep of the adversarial training budget", stem, y=1.03)

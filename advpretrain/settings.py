@@ -22,6 +22,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from .canonical import canonical, fingerprint
+from .images.gpus import branch_enabled
 from .images.variants import VARIANTS as IMAGE_VARIANTS
 from .images.variants import dual_bn as image_dual_bn
 
@@ -65,13 +66,13 @@ def contrastive_variants(sim: Mapping, task: str) -> list[dict]:
 
 
 def job_variants(sim: Mapping, task: str, activation: str) -> list[dict]:
-    """Variants one pre-training job trains: all of them for the main activation, the activation
-    study's subset for the other activations."""
+    """Variants one pre-training job trains, sorted by name (the order of the config's keys
+    must not change a job): all of them for the main activation, the activation study's
+    subset for the other activations."""
     table = contrastive_variants(sim, task) if task in CONTRASTIVE_TASKS else variant_table(sim)
-    if activation == sim["network"]["activation"]:
-        return table
-    keep = sim["activation_study"]["variants"]
-    return [v for v in table if v["variant"] in keep]
+    if activation != sim["network"]["activation"]:
+        table = [v for v in table if v["variant"] in sim["activation_study"]["variants"]]
+    return sorted(table, key=lambda v: v["variant"])
 
 
 def objective(task: str) -> str:
@@ -93,6 +94,50 @@ def architecture(sim: Mapping, activation: str, task_objective: str) -> dict:
 
 def _evaluation(sim: Mapping, *keys: str) -> dict:
     return {key: sim["evaluation"][key] for key in ("attacks", "pgd_steps", "eps_grid", *keys)}
+
+
+def _ensemble(sim: Mapping, full: bool = True) -> dict:
+    """The attack ensemble and certified bound of the robust-accuracy sandwich: over the whole
+    ensemble grid, or (``full`` false: jobs whose figures quote one budget) at the reference
+    attack's norm and eps only."""
+    ensemble = sim["evaluation"]["ensemble"]
+    settings = {key: ensemble[key] for key in ("eps_grid", "steps", "restarts", "surrogates",
+                                               "samples")}
+    if not full:
+        reference = sim["evaluation"]["reference_attack"]
+        settings["eps_grid"] = {reference["norm"]: [reference["eps"]]}
+    return settings
+
+
+def _movement(sim: Mapping) -> dict:
+    """The representation-movement attack: the ensemble's steps, restarts and samples with its
+    own surrogates."""
+    ensemble = sim["evaluation"]["ensemble"]
+    return {"steps": ensemble["steps"], "restarts": ensemble["restarts"],
+            "samples": ensemble["samples"], "surrogates": ensemble["movement_surrogates"]}
+
+
+def _transfer(sim: Mapping) -> dict:
+    """Nern et al.'s criterion at the reference attack's norm and eps."""
+    reference = sim["evaluation"]["reference_attack"]
+    return {**_movement(sim), "norm": reference["norm"], "eps": reference["eps"]}
+
+
+def _robust_evaluation(sim: Mapping, full: bool = True) -> dict:
+    """What the downstream stages evaluate: the paper's attacks, the sandwich, live nodes."""
+    return {**_evaluation(sim), "ensemble": _ensemble(sim, full), "live_rate": live_rate(sim)}
+
+
+def _main_job(sim: Mapping, task: str, activation: str) -> bool:
+    """Jobs whose figures draw the sandwich over budgets (the others quote one budget)."""
+    return activation == sim["network"]["activation"] and task not in PAIR_ATTACK_TASKS
+
+
+def live_rate(sim: Mapping) -> float:
+    """The firing rate below which a node counts as not live: ``evaluation.live_fraction`` of
+    s/d, the rate at which a node that reads a single feature fires."""
+    data = sim["data"]
+    return sim["evaluation"]["live_fraction"] * data["s"] / data["d"]
 
 
 def _heads(sim: Mapping) -> dict:
@@ -137,7 +182,15 @@ def _model(config: Mapping, task: str, activation: str) -> dict:
 def evaluate_pretrained(config: Mapping, task: str, activation: str) -> dict:
     sim = config["simulation"]
     return canonical({**_model(config, task, activation), "objective": objective(task),
-                      "evaluation": _evaluation(sim, "dead_relative_norm", "heatmap_seed")})
+                      "evaluation": {**_evaluation(sim, "heatmap_seed", "pure_threshold"),
+                                     "live_rate": live_rate(sim),
+                                     "ensemble": _ensemble(sim, _main_job(sim, task, activation))}})
+
+
+def node_movement(config: Mapping, task: str, activation: str) -> dict:
+    sim = config["simulation"]
+    return canonical({**_model(config, task, activation), "objective": objective(task),
+                      "movement": {**_movement(sim), "eps_grid": _ensemble(sim)["eps_grid"]}})
 
 
 def evaluate_pair_loss(config: Mapping, task: str, activation: str) -> dict:
@@ -157,7 +210,8 @@ def pair_attack_study(config: Mapping) -> dict:
 def downstream(config: Mapping, task: str, activation: str) -> dict:
     sim = config["simulation"]
     return canonical({**_model(config, task, activation), "heads": _heads(sim),
-                      "evaluation": _evaluation(sim, "dead_relative_norm")})
+                      "evaluation": _robust_evaluation(sim, _main_job(sim, task, activation)),
+                      "transfer": _transfer(sim)})
 
 
 def downstream_baselines(config: Mapping, activation: str) -> dict:
@@ -168,7 +222,7 @@ def downstream_baselines(config: Mapping, activation: str) -> dict:
         "base_seed": config["base_seed"],
         "architecture": architecture(sim, activation, "supervised"),
         "purified_scale": down["purified_scale"], "heads": _heads(sim),
-        "evaluation": _evaluation(sim, "dead_relative_norm"),
+        "evaluation": _robust_evaluation(sim), "transfer": _transfer(sim),
         "end_to_end": {"attack": sim["pretrain_variants"][e2e["variant"]], "steps": e2e["steps"],
                        "lr": e2e["lr"], "attack_steps": sim["training"]["attack_steps"]},
     })
@@ -180,12 +234,45 @@ def downstream_blend(config: Mapping, activation: str) -> dict:
     return canonical({"base_seed": config["base_seed"], "model": model["model"],
                       "base_variant": config["claims"]["clean_variant"],
                       "blend": sim["downstream"]["blend"], "heads": _heads(sim),
-                      "evaluation": _evaluation(sim, "dead_relative_norm")})
+                      "evaluation": _robust_evaluation(sim, full=False)})
+
+
+def threshold_study(config: Mapping, threshold: str) -> dict:
+    sim = config["simulation"]
+    study = sim["threshold_study"]
+    training = {key: value for key, value in sim["training"].items() if key != "resume_every"}
+    eps_grid = study["eps_grid"]
+    return canonical({
+        "base_seed": config["base_seed"], "n_seeds": sim["seeds"],
+        "architecture": {**architecture(sim, "gate", "supervised"), "threshold": float(threshold)},
+        "variants": sorted((v for v in variant_table(sim) if v["variant"] in study["variants"]),
+                           key=lambda v: v["variant"]),
+        "training": training, "heads": _heads(sim),
+        "evaluation": {"attacks": ["pgd"], "pgd_steps": sim["evaluation"]["pgd_steps"],
+                       "eps_grid": {norm: [0.0, *grid] for norm, grid in eps_grid.items()},
+                       "ensemble": {**_ensemble(sim), "eps_grid": eps_grid},
+                       "live_rate": live_rate(sim)},
+    })
 
 
 def claims(config: Mapping) -> dict:
-    return canonical({"base_seed": config["base_seed"], "claims": config["claims"],
-                      "reference_attack": config["simulation"]["evaluation"]["reference_attack"]})
+    """The claims' settings; ``images``: why each real-image data set whose branch is off is
+    not evaluated (None where it is on; a GPU appearing changes the table, so it reruns)."""
+    reference = config["simulation"]["evaluation"]["reference_attack"]
+    return canonical({"claims": config["claims"],
+                      "reference": {"norm": reference["norm"], "eps": reference["eps"]},
+                      "images": {dataset: images_off_reason(dataset, section)
+                                 for dataset, section in config["images"].items()}})
+
+
+def images_off_reason(dataset: str, section: Mapping) -> str | None:
+    """None when a data set's branch is on, else why not and how to run it."""
+    if branch_enabled(section):
+        return None
+    if section["enabled"] == "auto":
+        return ("no GPU visible: run `make reproduce` on a machine with a GPU (or force the "
+                f"branch on: images.{dataset}.enabled: true)")
+    return f"images.{dataset}.enabled is false"
 
 
 # ---------------------------------------------------------------- figures
@@ -196,7 +283,11 @@ def figure(config: Mapping, name: str) -> dict:
     sim = config["simulation"]
     main = list(sim["pretrain_variants"])
     contrastive = list(sim["contrastive"]["variants"])
-    reference = {"reference_attack": sim["evaluation"]["reference_attack"]}
+    paper = sim["evaluation"]["reference_attack"]
+    reference = {"reference_attack": paper}
+    # Summary figures quote the ensemble's worst case at the reference budget, the truth the
+    # paper's attack overstates.
+    worst = {"reference_attack": {**paper, "attack": "worst_case"}}
     figures = {
         "purity_distribution": {"plot": "plotting.purity_distribution",
                                 "variants": list(dict.fromkeys(main + contrastive)),
@@ -204,8 +295,13 @@ def figure(config: Mapping, name: str) -> dict:
         "coefficient_heatmaps": {"plot": "plotting.coefficient_heatmaps",
                                  "variants": list(dict.fromkeys(main + contrastive))},
         "robustness_curves": {"plot": "plotting.robustness_curves", "variants": main},
+        "robustness_sandwich": {"plot": "plotting.robustness_sandwich",
+                                "variants": list(dict.fromkeys(main + contrastive))},
+        "node_movement": {"plot": "evaluation_figures.node_movement",
+                          "variants": list(dict.fromkeys(main + contrastive))},
+        "transfer_bound": {"plot": "evaluation_figures.transfer_bound", "variants": main},
         "eps_sweep": {"plot": "plotting.eps_sweep", "sweep_norm": sim["eps_sweep"]["norm"],
-                      **reference},
+                      **worst},
         "contrastive_pair_loss": {"plot": "contrastive_figures.pair_loss_curves",
                                   "variants": contrastive},
         "contrastive_pair_loss_training": {
@@ -214,10 +310,11 @@ def figure(config: Mapping, name: str) -> dict:
                                     "variants": contrastive, **reference},
         "downstream_accuracy": {"plot": "downstream_figures.downstream_accuracy",
                                 "variants": main},
-        "downstream_purification": {"plot": "downstream_figures.purification_study",
-                                    **reference},
+        "downstream_purification": {"plot": "downstream_figures.purification_study", **worst},
+        "threshold_study": {"plot": "evaluation_figures.threshold_figure",
+                            "variants": sim["threshold_study"]["variants"]},
         "activation_study": {"plot": "downstream_figures.activation_study",
-                             "variants": sim["activation_study"]["variants"], **reference},
+                             "variants": sim["activation_study"]["variants"], **worst},
     }
     return canonical(figures[name])
 

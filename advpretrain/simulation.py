@@ -7,6 +7,7 @@ variant-major (``networks.seed_of_network``).
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Mapping
 
 import numpy as np
@@ -17,7 +18,8 @@ from . import fileio
 from .canonical import fingerprint, plain
 from .errors import StaleModel
 from .evaluation.grid import attack_grid, attacked_inputs
-from .measures import feature_coefficients, node_measures, summarise_nodes
+from .evaluation.sandwich import sandwich_grid
+from .measures import feature_coefficients, firing_rates, node_measures, summarise_nodes
 from .networks import TwoLayerNets, per_network, seed_of_network
 from .seeding import derive_seed, torch_generator
 from .sparse_coding import load_data
@@ -41,13 +43,25 @@ def minibatch_sampler(inputs: tuple, labels: torch.Tensor, seeds: torch.Tensor, 
     return sample
 
 
-def initial_networks(architecture: Mapping, n_seeds: int, n_variants: int,
-                     generator: torch.Generator) -> TwoLayerNets:
-    """Networks for every variant and seed; the variants of a seed share their initialisation."""
-    weight, head = TwoLayerNets.initial_parameters(
-        n_seeds, architecture["hidden"], architecture["d"], architecture["init_scale"], generator)
-    return TwoLayerNets(weight.repeat(n_variants, 1, 1), head.repeat(n_variants, 1),
+def initial_networks(architecture: Mapping, n_seeds: int, variants: list[dict],
+                     generator: torch.Generator, twin_generator: torch.Generator | None = None
+                     ) -> TwoLayerNets:
+    """Networks for every variant and seed: the variants of a seed share their initialisation,
+    except the re-seeded control (``"control": "twin"``), drawn from ``twin_generator``."""
+    shape = (n_seeds, architecture["hidden"], architecture["d"], architecture["init_scale"])
+    weight, head = TwoLayerNets.initial_parameters(*shape, generator)
+    twin = None
+    if any(v.get("control") == "twin" for v in variants):
+        twin = TwoLayerNets.initial_parameters(*shape, twin_generator)
+    chosen = [twin if v.get("control") == "twin" else (weight, head) for v in variants]
+    return TwoLayerNets(torch.cat([w for w, _ in chosen]), torch.cat([h for _, h in chosen]),
                         **activation_of(architecture))
+
+
+def trained_mask(variants: list[dict], n_seeds: int) -> torch.Tensor:
+    """1 for every network that trains, 0 for the untrained control (``"control": "untrained"``)."""
+    return torch.tensor([0.0 if v.get("control") == "untrained" else 1.0 for v in variants]
+                        ).repeat_interleave(n_seeds)
 
 
 def activation_of(architecture: Mapping) -> dict:
@@ -83,9 +97,12 @@ def pretrain(settings: Mapping, inputs: Mapping, outputs: Mapping, resume=None) 
     seeds = seed_of_network(n_seeds * len(variants), n_seeds)
     seed = derive_seed(settings["base_seed"], "pretrain", settings["seed_task"],
                        settings["architecture"]["activation"])
+    twin_seed = derive_seed(settings["base_seed"], "pretrain_twin", settings["seed_task"],
+                            settings["architecture"]["activation"])
     generator = torch_generator(seed)
     architecture = plain(settings["architecture"])
-    nets = initial_networks(architecture, n_seeds, len(variants), generator)
+    nets = initial_networks(architecture, n_seeds, variants, generator,
+                            torch_generator(twin_seed))
 
     data = load_data(inputs["data"])
     train_inputs, train_labels = task.inputs(data, "train")
@@ -109,14 +126,14 @@ def pretrain(settings: Mapping, inputs: Mapping, outputs: Mapping, resume=None) 
         label=f"pretrain {settings['task']}/{architecture['activation']}",
         log_every=train["log_every"], callback=test_measures,
         resume_path=resume.path if resume else None, resume_every=resume.every if resume else 0,
-        fingerprint=model_fingerprint)
+        fingerprint=model_fingerprint, trained=trained_mask(variants, n_seeds))
 
     fileio.save_torch(outputs["model"], {
         "weight": nets.weight.detach(), "head": nets.head.detach(),
         "variants": [v["variant"] for v in variants], "n_seeds": n_seeds,
         "architecture": activation_of(architecture), "fingerprint": model_fingerprint})
     fileio.write_csv(outputs["log_csv"], training_log_frame(rows, variants, n_seeds))
-    return {"seeds": {"torch_seed": seed}}
+    return {"seeds": {"torch_seed": seed, "twin_seed": twin_seed}}
 
 
 def pair_loss_rows(nets, task, inputs, labels, track_eps: Mapping) -> list[dict]:
@@ -163,48 +180,70 @@ def load_networks(model_path: str, expected_fingerprint: str) -> tuple[TwoLayerN
 # ---------------------------------------------------------------- evaluation
 
 
-def evaluate_nodes(weight: torch.Tensor, dictionary: torch.Tensor, variants: list[dict],
-                   n_seeds: int, dead_relative_norm: float, labels: dict
+def evaluate_nodes(nets: TwoLayerNets, dictionary: torch.Tensor, inputs: tuple,
+                   variants: list[dict], n_seeds: int, live_rate: float, labels: dict
                    ) -> tuple[pd.DataFrame, torch.Tensor]:
-    """Per-node measures (tidy) and the coefficient matrices C = W M."""
+    """Per-node measures and firing rates on ``inputs`` (tidy), and the coefficients C = W M."""
     with torch.no_grad():
         coefficients = feature_coefficients(
-            weight, dictionary[seed_of_network(len(weight), n_seeds)])
-        measures = node_measures(coefficients, dead_relative_norm)
+            nets.weight, dictionary[seed_of_network(len(nets.weight), n_seeds)])
+        measures = node_measures(coefficients)
+    measures["firing_rate"] = firing_rates(nets, inputs)
     base = label_columns(variants, n_seeds, **labels)
     hidden = coefficients.shape[1]
     frame = base.loc[base.index.repeat(hidden)].reset_index(drop=True)
     frame["node"] = np.tile(np.arange(hidden), len(base))
     for name, values in measures.items():
         frame[name] = values.reshape(-1).numpy()
-    frame["dead"] = frame["dead"].astype(bool)
+    frame["live"] = frame["firing_rate"] >= live_rate
     return frame, coefficients
+
+
+def test_inputs(task, data: dict, n_networks: int, n_seeds: int) -> tuple[tuple, torch.Tensor]:
+    """Each network's test inputs and labels (its seed's), (N, B, ...)."""
+    seeds = seed_of_network(n_networks, n_seeds)
+    inputs, labels = task.inputs(data, "test")
+    return per_network(inputs, seeds), labels[seeds]
 
 
 def attack_frame(nets: TwoLayerNets, task, data: dict, variants: list[dict], n_seeds: int,
                  evaluation: Mapping, generator: torch.Generator, labels: dict,
                  by_pair_type: bool = False) -> pd.DataFrame:
-    """Test accuracy and loss of every network under every attack, norm and eps (tidy); with
-    ``by_pair_type``, separately for similar and dissimilar pairs (``pair_type`` column)."""
-    seeds = seed_of_network(len(variants) * n_seeds, n_seeds)
-    inputs, targets = task.inputs(data, "test")
-    inputs, targets = per_network(inputs, seeds), targets[seeds]
+    """Test accuracy of every network under the paper's attacks over the eps grid (with the
+    mean loss), and, where ``evaluation`` has an ``ensemble``, the robust-accuracy sandwich over
+    its grid (worst case over the attack ensemble, certified bound, after each adaptive attack;
+    no loss). Tidy; with ``by_pair_type``, separately for similar and dissimilar pairs."""
+    inputs, targets = test_inputs(task, data, len(variants) * n_seeds, n_seeds)
+    if "ensemble" in evaluation:  # every row on the same samples, so rows compare per sample
+        count = evaluation["ensemble"]["samples"]
+        inputs, targets = tuple(x[:, :count] for x in inputs), targets[:, :count]
+    rows = list(attack_grid(lambda *x: task.loss(nets, *x), lambda *x: task.margin(nets, *x),
+                            inputs, targets, evaluation["eps_grid"], evaluation["attacks"],
+                            evaluation["pgd_steps"], generator))
+    if "ensemble" in evaluation:
+        paper_correct = collections.defaultdict(list)
+        for row in rows:
+            paper_correct[row["norm"], row["eps"]].append(row["correct"])
+        rows += sandwich_grid(nets, task, inputs, targets, evaluation["ensemble"],
+                              evaluation["pgd_steps"], generator, paper_correct)
     base = label_columns(variants, n_seeds, **labels)
     frames = []
-    for row in attack_grid(lambda *x: task.loss(nets, *x), lambda *x: task.margin(nets, *x),
-                           inputs, targets, evaluation["eps_grid"], evaluation["attacks"],
-                           evaluation["pgd_steps"], generator):
+    for row in rows:
+        row_labels = row.get("labels", targets)
+        loss = row.get("loss")
         if by_pair_type:
-            parts = zip(PAIR_TYPES, split_by_pair_type(row["correct"], targets).values(),
-                        split_by_pair_type(row["loss"], targets).values())
+            parts = [(pair_type, accuracy,
+                      None if loss is None else split_by_pair_type(loss, row_labels)[pair_type])
+                     for pair_type, accuracy in split_by_pair_type(row["correct"],
+                                                                   row_labels).items()]
         else:
-            parts = [(None, row["correct"].mean(-1), row["loss"].mean(-1))]
-        for pair_type, accuracy, loss in parts:
+            parts = [(None, row["correct"].mean(-1), None if loss is None else loss.mean(-1))]
+        for pair_type, accuracy, mean_loss in parts:
             frame = base.assign(attack=row["attack"], norm=row["norm"], eps=row["eps"])
             if pair_type is not None:
                 frame["pair_type"] = pair_type
             frame["accuracy"] = accuracy.numpy()
-            frame["loss"] = loss.numpy()
+            frame["loss"] = np.nan if mean_loss is None else mean_loss.numpy()
             frames.append(frame)
     return pd.concat(frames, ignore_index=True)
 
@@ -230,13 +269,16 @@ def evaluate_pretrained(settings: Mapping, inputs: Mapping, outputs: Mapping) ->
     n_seeds = stored["n_seeds"]
     data = load_data(inputs["data"])
     labels = {"task": settings["task"], "activation": stored["architecture"]["activation"]}
-    nodes, coefficients = evaluate_nodes(nets.weight.detach(), data["dictionary"], variants,
-                                         n_seeds, evaluation["dead_relative_norm"], labels)
+    task = TASKS[settings["objective"]]
+    inputs, _ = test_inputs(task, data, len(nets.weight), n_seeds)
+    nodes, coefficients = evaluate_nodes(nets, data["dictionary"], inputs, variants, n_seeds,
+                                         evaluation["live_rate"], labels)
     seed = derive_seed(settings["base_seed"], "evaluate", settings["task"], labels["activation"])
-    robustness = attack_frame(nets, TASKS[settings["objective"]], data, variants, n_seeds,
-                              evaluation, torch_generator(seed), labels)
+    robustness = attack_frame(nets, task, data, variants, n_seeds, evaluation,
+                              torch_generator(seed), labels)
     fileio.write_csv(outputs["nodes"], nodes)
-    fileio.write_csv(outputs["summary"], summarise_nodes(nodes))
+    fileio.write_csv(outputs["summary"], summarise_nodes(nodes, data["dictionary"].shape[-1],
+                                                         evaluation["pure_threshold"]))
     fileio.write_csv(outputs["robustness"], robustness)
     fileio.write_csv(outputs["coefficients"], coefficient_frame(
         coefficients, variants, n_seeds, evaluation["heatmap_seed"]))

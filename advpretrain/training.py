@@ -71,7 +71,7 @@ def check_finite(step, losses, unit="networks"):
 
 def train_networks(nets, sample_batch, loss_fn, adversary, *, steps, lr, generator,
                    label="train", log_every=100, callback=None, resume_path=None,
-                   resume_every=0, fingerprint=""):
+                   resume_every=0, fingerprint="", trained=None):
     """Adam on the mean per-network loss (each network's gradient is its own).
 
     sample_batch(generator) -> (inputs tuple of (N, B, d) tensors, labels (N, B)).
@@ -79,6 +79,8 @@ def train_networks(nets, sample_batch, loss_fn, adversary, *, steps, lr, generat
     callback(step, nets) -> list of dict rows, called every ``log_every`` steps and at the end.
     resume_path: where resume state is kept (outside Snakemake's outputs) every ``resume_every``
     steps; a state written with another ``fingerprint`` is ignored.
+    trained: optional (N,) 0/1 mask; a network with 0 gets a zero gradient, so Adam leaves it
+    exactly at its initialisation (the untrained control), while it is logged like the others.
     Returns the rows logged (per network loss every ``log_every`` steps, plus callback rows).
     """
     optimizer = torch.optim.Adam(nets.parameters(), lr=lr)
@@ -105,7 +107,7 @@ def train_networks(nets, sample_batch, loss_fn, adversary, *, steps, lr, generat
         losses = per_sample.mean(dim=1)
         check_finite(step, losses)
         optimizer.zero_grad(set_to_none=True)
-        losses.sum().backward()
+        (losses.sum() if trained is None else (losses * trained).sum()).backward()
         optimizer.step()
         done = step + 1
         if done % log_every == 0 or done == steps:

@@ -40,7 +40,8 @@ def train(stage, data, variants, steps):
     stage: the supervised pre-training job's settings (``advpretrain.settings.pretrain``)."""
     n_seeds = data["pretrain_train_y"].shape[0]
     generator = torch_generator(0)
-    nets = simulation.initial_networks(stage["architecture"], n_seeds, len(variants), generator)
+    nets = simulation.initial_networks(stage["architecture"], n_seeds, variants, generator,
+                                       torch_generator(1))
     task = TASKS["supervised"]
     inputs, labels = task.inputs(data, "train")
     adversary = simulation.job_adversary(variants, n_seeds)
@@ -48,7 +49,8 @@ def train(stage, data, variants, steps):
     train_networks(nets, simulation.minibatch_sampler(
         inputs, labels, seed_of_network(n_seeds * len(variants), n_seeds),
         stage["training"]["batch"]), task.loss, adversary, steps=steps,
-        lr=stage["training"]["lr"], generator=generator, log_every=steps + 1)
+        lr=stage["training"]["lr"], generator=generator, log_every=steps + 1,
+        trained=simulation.trained_mask(variants, n_seeds))
     return time.perf_counter() - start
 
 

@@ -33,8 +33,10 @@ pd.set_option("display.precision", 3)
 
 # %% [markdown]
 # ## Purity per variant
-# Mean over live nodes per seed, then mean and standard deviation over seeds. Participation ratio
-# is the effective number of features a node reads; dead nodes are counted separately.
+# Mean over live nodes (those that fire on at least half the rate of a one-feature node) per
+# seed, then mean and standard deviation over seeds. Participation ratio is the effective number
+# of features a node reads; live_share, pure_share (live and purity >= 0.9) and coverage (share
+# of features read by a pure node) are shares of all nodes or features.
 
 # %%
 summary = pd.read_csv(SIM / "summary.csv")
@@ -64,15 +66,36 @@ gains.describe().loc[["mean", "std", "min", "max"]]
 
 # %% [markdown]
 # ## C2: without adversarial training the nodes are vulnerable
-# Test accuracy of each pre-trained network under attack, over the eps grid.
+# Test accuracy of each pre-trained network under attack. The paper's attacks (FGM, PGD with the
+# gate's own gradient) cannot see the gate's jump at |v| = e, so robust accuracy is read as a
+# sandwich: `certified` (interval bounds: no attack goes lower) <= `worst_case` (per sample,
+# over the paper's attacks and 50-step PGD through surrogate gradients) <= the paper's attacks.
+# The `after_<surrogate>` rows are the accuracy after each adaptive attack in turn.
 
 # %%
 robustness = pd.read_csv(SIM / "robustness.csv")
-(robustness.groupby(["attack", "norm", "eps", "variant"])["accuracy"].mean()
- .unstack("variant"))
+sandwich = robustness[robustness["attack"].isin(["certified", "worst_case", "pgd"])]
+(sandwich.groupby(["norm", "eps", "variant", "attack"])["accuracy"].mean()
+ .unstack("attack").dropna())
+
+# %%
+figure("robustness_sandwich")
 
 # %%
 figure("robustness_curves")
+
+# %% [markdown]
+# ## C2 as the paper words it: attacks move the hidden nodes
+# The largest relative movement ||h(z + delta) - h(z)|| / ||h(z)|| an adaptive attack finds in
+# the ball, its certified upper bound, and the share of nodes whose activity flips.
+
+# %%
+movement = pd.read_csv(SIM / "movement.csv")
+(movement.groupby(["norm", "eps", "variant"])[["relative_movement", "flip_share"]].mean()
+ .unstack("variant"))
+
+# %%
+figure("node_movement")
 
 # %% [markdown]
 # ## Sweep of the training budget

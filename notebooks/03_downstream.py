@@ -41,6 +41,15 @@ downstream = pd.concat(frames, ignore_index=True)
 figure("downstream_accuracy")
 
 # %% [markdown]
+# ## What any clean head on a layer can reach: Nern et al.'s transfer bound
+# A linear head a is robust on a sample when its clean margin exceeds ||a|| times the largest
+# movement of the representation in the ball (attacked: their estimate; certified: a sound
+# bound).
+
+# %%
+figure("transfer_bound")
+
+# %% [markdown]
 # ## Robustness against the degree of purification (study a)
 # Mean purity of the frozen layer next to the downstream accuracy.
 
@@ -50,6 +59,12 @@ figure("downstream_accuracy")
 
 # %%
 figure("downstream_purification")
+
+# %% [markdown]
+# ## Where are purified layers truly robust? The gate threshold e
+
+# %%
+figure("threshold_study")
 
 # %% [markdown]
 # ## Activation functions (study b)

@@ -7,8 +7,14 @@
 CLAIMS_INPUTS = {
     "supervised_summary": sim_csv("summary"),
     "supervised_robustness": sim_csv("robustness"),
+    "supervised_movement": sim_csv("movement"),
     "contrastive_summary": sim_csv("summary", tasks=("contrastive",)),
     "pair_loss": sim_csv("pair_loss", tasks=("contrastive",)),
+    **(
+        {"pair_attack": sim_csv("pair_attack", tasks=("contrastive_pair_attack",))}
+        if SIM["contrastive"]["pair_attack_study"]
+        else {}
+    ),
     **{f"downstream_{task}": sim_csv("downstream", tasks=(task,)) for task in DOWNSTREAM["tasks"]},
     # C6: results/images/<dataset>/per_seed.csv (rules/images.smk), for each data set that is on.
     **{f"images_{dataset}": [images_per_seed(dataset)] for dataset in IMAGES_ON},

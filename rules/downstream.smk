@@ -14,6 +14,7 @@ rule downstream:
         code=code("downstream"),
     output:
         csv=f"{SIM_DIR}/{{task}}/{{activation}}/downstream.csv",
+        transfer=f"{SIM_DIR}/{{task}}/{{activation}}/transfer.csv",
         meta=f"{SIM_DIR}/{{task}}/{{activation}}/downstream.json",
     log:
         f"{RESULTS}/logs/downstream/{{task}}_{{activation}}.log",
@@ -39,6 +40,7 @@ rule downstream_baselines:
         code=code("downstream_baselines"),
     output:
         csv=f"{SIM_DIR}/baselines/{{activation}}/downstream.csv",
+        transfer=f"{SIM_DIR}/baselines/{{activation}}/transfer.csv",
         meta=f"{SIM_DIR}/baselines/{{activation}}/downstream.json",
     log:
         f"{RESULTS}/logs/downstream/baselines_{{activation}}.log",
@@ -80,6 +82,31 @@ rule downstream_blend:
         "../scripts/downstream_blend.py"
 
 
+rule threshold_study:
+    input:
+        data=data_files,
+        code=code("threshold_study"),
+    output:
+        csv=f"{SIM_DIR}/threshold_study/e{{threshold}}.csv",
+        meta=f"{SIM_DIR}/threshold_study/e{{threshold}}.json",
+    log:
+        f"{RESULTS}/logs/threshold_study/e{{threshold}}.log",
+    benchmark:
+        benchmark_file("threshold_study", "threshold")
+    wildcard_constraints:
+        threshold=r"[0-9.]+",
+    conda:
+        "../envs/workflow.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        settings=lambda wildcards: stage.threshold_study(config, wildcards.threshold),
+    script:
+        "../scripts/threshold_study.py"
+
+
 FIGURES.update(
     downstream_accuracy={
         "downstream": sim_csv("downstream", tasks=DOWNSTREAM["tasks"]),
@@ -89,6 +116,16 @@ FIGURES.update(
         "downstream": sim_csv("downstream"),
         "blend": [f"{SIM_DIR}/supervised/{MAIN_ACTIVATION}/downstream_blend.csv"],
         "baselines": [f"{SIM_DIR}/baselines/{MAIN_ACTIVATION}/downstream.csv"],
+    },
+    transfer_bound={
+        "transfer": sim_csv("transfer", tasks=DOWNSTREAM["tasks"]),
+        "baselines": [f"{SIM_DIR}/baselines/{MAIN_ACTIVATION}/transfer.csv"],
+    },
+    threshold_study={
+        "study": [
+            f"{SIM_DIR}/threshold_study/e{threshold:g}.csv"
+            for threshold in SIM["threshold_study"]["thresholds"]
+        ],
     },
     activation_study={
         "downstream": sim_csv("downstream", activations=SIM["activation_study"]["activations"]),

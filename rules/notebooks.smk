@@ -8,9 +8,16 @@ NOTEBOOK_DIR = os.path.join(workflow.basedir, "notebooks")
 # {notebook: (figures it shows, CSVs it reads, rules that must be included, wanted by config)}
 NOTEBOOK_SPECS = {
     "01_supervised_purification": (
-        ["purity_distribution", "coefficient_heatmaps", "robustness_curves", "eps_sweep"],
-        sim_csv("summary") + sim_csv("robustness"),
-        {"evaluate_pretrained"},
+        [
+            "purity_distribution",
+            "coefficient_heatmaps",
+            "robustness_sandwich",
+            "robustness_curves",
+            "node_movement",
+            "eps_sweep",
+        ],
+        sim_csv("summary") + sim_csv("robustness") + sim_csv("movement"),
+        {"evaluate_pretrained", "node_movement"},
         True,
     ),
     "02_contrastive": (
@@ -27,7 +34,13 @@ NOTEBOOK_SPECS = {
         True,
     ),
     "03_downstream": (
-        ["downstream_accuracy", "downstream_purification", "activation_study"],
+        [
+            "downstream_accuracy",
+            "transfer_bound",
+            "downstream_purification",
+            "threshold_study",
+            "activation_study",
+        ],
         [],
         {"downstream", "downstream_baselines"},
         True,

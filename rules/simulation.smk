@@ -60,11 +60,42 @@ rule evaluate_pretrained:
         "../scripts/evaluate_pretrained.py"
 
 
+rule node_movement:
+    input:
+        data=data_files,
+        model=rules.pretrain.output.model,
+        code=code("node_movement"),
+    output:
+        csv=f"{SIM_DIR}/{{task}}/{{activation}}/movement.csv",
+        meta=f"{SIM_DIR}/{{task}}/{{activation}}/movement.json",
+    log:
+        f"{RESULTS}/logs/movement/{{task}}_{{activation}}.log",
+    benchmark:
+        benchmark_file("node_movement", "task", "activation")
+    wildcard_constraints:
+        task="supervised|contrastive",
+    conda:
+        "../envs/workflow.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        settings=lambda wildcards: stage.node_movement(config, wildcards.task, wildcards.activation),
+    script:
+        "../scripts/node_movement.py"
+
+
 FIGURES.update(
-    purity_distribution={"nodes": sim_csv("nodes", tasks=("supervised", "contrastive"))},
+    purity_distribution={
+        "nodes": sim_csv("nodes", tasks=("supervised", "contrastive")),
+        "summary": sim_csv("summary", tasks=("supervised", "contrastive")),
+    },
     coefficient_heatmaps={
         "coefficients": sim_csv("coefficients", tasks=("supervised", "contrastive"))
     },
     robustness_curves={"robustness": sim_csv("robustness")},
+    robustness_sandwich={"robustness": sim_csv("robustness", tasks=("supervised", "contrastive"))},
+    node_movement={"movement": sim_csv("movement", tasks=("supervised", "contrastive"))},
     eps_sweep={"summary": sim_csv("summary"), "robustness": sim_csv("robustness")},
 )

@@ -4,7 +4,10 @@ import json
 import subprocess
 import sys
 
+import yaml
 from conftest import REPO, TEST_CONFIG
+
+from advpretrain import settings
 
 
 def run(module, *args):
@@ -17,7 +20,10 @@ def test_simulation_speed_benchmark(tmp_path):
     run("simulation_speed", "--config", str(TEST_CONFIG), "--steps", "3", "--threads", "1",
         "--out", str(out))
     result = json.loads(out.read_text())
-    assert result["networks"] == 10 and result["steps"] == 3
+    config = yaml.safe_load(TEST_CONFIG.read_text())
+    variants = settings.pretrain(config, "supervised", "gate")["variants"]
+    assert result["networks"] == len(variants) * config["simulation"]["seeds"]
+    assert result["steps"] == 3
     assert result["batched_seconds"] > 0 and result["speedup"] > 0
     assert result["machine"]["cpu_count"] >= 1 and "simulation_speed" in result["command"]
 

@@ -1,4 +1,6 @@
-"""The claims logic on hand-made frames whose answers are known."""
+"""The claims logic on hand-made tables whose answers are known, and on their controls."""
+
+from __future__ import annotations
 
 from pathlib import Path
 
@@ -6,168 +8,229 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from scipy import stats
 
 from advpretrain import claims, settings
 from advpretrain.config import validate_config
+from advpretrain.intervals import t_interval
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = range(5)
-REFERENCE = {"attack": "pgd", "norm": "l2", "eps": 0.5}
+VARIANTS = ("clean", "fgm_l2", "clean_twin", "untrained")
 
 
 @pytest.fixture()
 def config():
     config = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
-    config["simulation"]["evaluation"]["reference_attack"] = dict(REFERENCE)
-    config["claims"]["resamples"] = 2000
+    config["simulation"]["evaluation"]["reference_attack"] = {"attack": "pgd", "norm": "l2",
+                                                              "eps": 0.5}
+    config["claims"]["attacks"] = ["pgd"]
     return settings.claims(validate_config(config))
 
 
-def summary(task, clean, adversarial):
-    rows = [{"task": task, "activation": "gate", "variant": variant, "train_norm": "l2",
-             "train_eps": eps, "seed": seed, "measure": "purity", "value": value + 0.01 * seed}
-            for variant, eps, value in (("clean", 0.0, clean), ("fgm_l2", 0.5, adversarial))
-            for seed in SEEDS]
-    return pd.DataFrame(rows)
+def noise(seed, scale=0.01):
+    """A fixed, seed-dependent wobble, so that intervals have a width."""
+    return scale * np.sin(1.7 * seed + 0.3)
 
 
-def robustness(clean_acc, adversarial_acc, task="supervised", natural=0.95):
+def summary(task, purity):
+    """Long-format node summaries: purity per variant, plus the share measures."""
     rows = []
-    for variant, attacked in (("clean", clean_acc), ("fgm_l2", adversarial_acc)):
+    for variant in VARIANTS:
         for seed in SEEDS:
-            for eps, accuracy in ((0.0, natural), (0.5, attacked + 0.01 * (seed - 2))):
+            value = purity[variant] + noise(seed)
+            for measure, number in (("purity", value), ("pure_share", value / 2),
+                                    ("coverage", value / 3), ("live_share", 0.9)):
                 rows.append({"task": task, "activation": "gate", "variant": variant,
-                             "train_norm": "l2", "train_eps": 0.0, "seed": seed, "attack": "pgd",
-                             "norm": "l2", "eps": eps, "accuracy": accuracy, "loss": 0.1})
+                             "seed": seed, "measure": measure, "value": number})
     return pd.DataFrame(rows)
 
 
-def pair_loss(clean_increase, adversarial_increase):
+def robustness(attacked, task="supervised", natural=0.95):
     rows = []
-    for variant, increase in (("clean", clean_increase), ("fgm_l2", adversarial_increase)):
+    for variant in VARIANTS:
         for seed in SEEDS:
-            for pair_type in ("similar", "dissimilar"):
-                for eps in (0.0, 0.5):
-                    loss = 0.3 + (increase[pair_type] * (1 + 0.05 * seed) if eps else 0.0)
-                    rows.append({"task": "contrastive", "activation": "gate", "variant": variant,
-                                 "train_norm": "l2", "train_eps": 0.0, "seed": seed,
-                                 "attack": "pgd", "norm": "l2", "eps": eps,
-                                 "pair_type": pair_type, "loss": loss, "accuracy": 0.9})
+            for eps, accuracy in ((0.0, natural), (0.5, attacked[variant] + noise(seed))):
+                rows.append({"task": task, "activation": "gate", "variant": variant,
+                             "seed": seed, "attack": "pgd", "norm": "l2", "eps": eps,
+                             "accuracy": accuracy})
     return pd.DataFrame(rows)
 
 
-def write(tmp_path, name, frame):
-    path = tmp_path / f"{name}.csv"
-    frame.to_csv(path, index=False)
-    return [str(path)]
+def pair_loss(gaps):
+    """Similar pairs' loss increase 0.02; dissimilar pairs' 0.02 + gap[variant]."""
+    rows = []
+    for variant in VARIANTS:
+        for seed in SEEDS:
+            for pair_type, increase in (("similar", 0.02),
+                                        ("dissimilar", 0.02 + gaps[variant] + noise(seed))):
+                for eps in (0.0, 0.5):
+                    rows.append({"task": "contrastive", "variant": variant, "seed": seed,
+                                 "attack": "pgd", "norm": "l2", "eps": eps,
+                                 "pair_type": pair_type, "accuracy": 0.9,
+                                 "loss": 0.3 + (increase if eps else 0.0)})
+    return pd.DataFrame(rows)
+
+
+def movement(relative):
+    return pd.DataFrame([{"variant": variant, "seed": seed, "norm": "l2", "eps": 0.5,
+                          "relative_movement": relative[variant] + noise(seed),
+                          "flip_share": relative[variant] / 2}
+                         for variant in VARIANTS for seed in SEEDS])
+
+
+def pair_attack(purity_by_pairs, clean=0.4, twin=0.4):
+    rows = [{"variant": "fgm_l2", "attacked_pairs": pairs, "seed": seed, "measure": "purity",
+             "value": value + noise(seed)}
+            for pairs, value in purity_by_pairs.items() for seed in SEEDS]
+    rows += [{"variant": variant, "attacked_pairs": "none", "seed": seed, "measure": "purity",
+              "value": value + noise(seed)}
+             for variant, value in (("clean", clean), ("clean_twin", twin)) for seed in SEEDS]
+    return pd.DataFrame(rows)
 
 
 def inputs(tmp_path, **frames):
-    return {name: write(tmp_path, name, frame) for name, frame in frames.items()}
+    paths = {}
+    for name, frame in frames.items():
+        paths[name] = [str(tmp_path / f"{name}.csv")]
+        frame.to_csv(paths[name][0], index=False)
+    return paths
 
 
-def row(table, claim, scope=None):
-    rows = table[(table["claim"] == claim)
-                 & (table["scope"] == scope if scope else table["scope"].notna())]
-    assert len(rows) == 1, rows
+def paper_like(tmp_path, adversarial_effect=True):
+    """Tables with the paper's effects (or, without, the adversarial variant = clean)."""
+    def effect(clean, adversarial):
+        return adversarial if adversarial_effect else clean
+
+    purity = {"clean": 0.45, "fgm_l2": effect(0.45, 0.76), "clean_twin": 0.452,
+              "untrained": 0.3}
+    attacked = {"clean": 0.07, "fgm_l2": effect(0.07, 0.45), "clean_twin": 0.072,
+                "untrained": 0.5}
+    gaps = {"clean": 0.4, "fgm_l2": effect(0.4, 0.02), "clean_twin": 0.39, "untrained": 0.05}
+    by_pairs = {"all": effect(0.4, 0.7), "similar": effect(0.4, 0.5),
+                "dissimilar": effect(0.4, 0.68)}
+    moved = {"clean": 0.8, "fgm_l2": effect(0.8, 0.3), "clean_twin": 0.79, "untrained": 0.9}
+    return inputs(
+        tmp_path, supervised_summary=summary("supervised", purity),
+        supervised_robustness=robustness(attacked), supervised_movement=movement(moved),
+        contrastive_summary=summary(
+            "contrastive", purity), pair_loss=pair_loss(gaps), pair_attack=pair_attack(by_pairs),
+        downstream_supervised=robustness(attacked), downstream_contrastive=robustness(
+            attacked, task="contrastive"))
+
+
+def row(table, claim, scope):
+    rows = table[(table["claim"] == claim) & (table["scope"] == scope)]
+    assert len(rows) == 1, (claim, scope, table[["claim", "scope"]])
     return rows.iloc[0]
 
 
-def test_bootstrap_interval_known_answers():
-    mean, low, high = claims.bootstrap_interval([0.3] * 5, 1000, 0.95, seed=1)
-    assert (mean, low, high) == (pytest.approx(0.3),) * 3
-    mean, low, high = claims.bootstrap_interval([0.0, 1.0], 4000, 0.95, seed=1)
-    assert mean == 0.5 and low == 0.0 and high == 1.0
-    values = np.arange(10.0)
-    mean, low, high = claims.bootstrap_interval(values, 4000, 0.95, seed=2)
-    assert mean == 4.5 and 2.5 < low < 4.5 < high < 6.5
-    assert claims.bootstrap_interval(values, 500, 0.95, 3) == claims.bootstrap_interval(
-        values, 500, 0.95, 3)  # a fixed seed gives the same interval
+def test_t_interval_and_p_value_known_answers():
+    mean, low, high = t_interval([1.0, 2.0, 3.0], 0.95)
+    half = stats.t.ppf(0.975, 2) / np.sqrt(3)
+    assert (mean, low, high) == pytest.approx((2.0, 2.0 - half, 2.0 + half))
+    assert np.isnan(t_interval([1.0], 0.95)[1])
+    assert claims.p_greater([0.3, 0.3, 0.3]) == 0.0 and claims.p_greater([0.0, 0.0]) == 1.0
+    assert claims.p_greater([-1.0, 1.0, 0.0]) == pytest.approx(0.5)
 
 
-def test_verdict_needs_the_whole_interval_above_the_threshold():
-    assert claims.verdict(0.11, 0.1) == claims.SUPPORTED
-    assert claims.verdict(0.09, 0.1) == claims.NOT_SUPPORTED
-    assert claims.verdict(np.nan, 0.1) == claims.NOT_EVALUATED
+def test_t_interval_keeps_its_promise_with_five_seeds():
+    rng = np.random.default_rng(0)
+    covered = [low <= 0.0 <= high for low, high in
+               (t_interval(rng.normal(0, 1, 5), 0.95)[1:] for _ in range(4000))]
+    assert np.mean(covered) == pytest.approx(0.95, abs=0.01)
+
+
+def test_holm_steps_down():
+    assert claims.holm([0.01, 0.04, 0.03], 0.05).tolist() == [True, False, False]
+    assert claims.holm([0.01, 0.02, 0.03], 0.05).tolist() == [True, True, True]
+    assert claims.holm([0.2, 0.001], 0.05).tolist() == [False, True]
+
+
+def test_excess_subtracts_the_twin_difference():
+    table = pd.DataFrame({"clean": [0.4, 0.5], "adv": [0.7, 0.8], "twin": [0.5, 0.45]})
+    assert claims.excess(table, "adv", "clean", "clean", "twin").tolist() == pytest.approx(
+        [0.2, 0.25])
 
 
 def test_paper_like_run_supports_every_claim(tmp_path, config):
-    table = claims.claims_table(config, inputs(
-        tmp_path,
-        supervised_summary=summary("supervised", 0.46, 0.76),
-        supervised_robustness=robustness(0.07, 0.45),
-        contrastive_summary=summary("contrastive", 0.4, 0.7),
-        pair_loss=pair_loss({"similar": 0.02, "dissimilar": 0.4},
-                            {"similar": 0.01, "dissimilar": 0.02}),
-        downstream_supervised=robustness(0.12, 0.47),
-        downstream_contrastive=robustness(0.2, 0.5, task="contrastive"),
-    ))
-    c1 = row(table, "C1")
-    assert c1["estimate"] == pytest.approx(0.30)
-    assert c1["ci_low"] == pytest.approx(0.30) and c1["n_seeds"] == 5
-    assert row(table, "C2", "supervised")["estimate"] == pytest.approx(0.38)
-    assert row(table, "C2", "supervised, clean nets")["estimate"] == pytest.approx(0.88)
-    c4 = row(table, "C4", "contrastive")
-    assert c4["estimate"] == pytest.approx(0.38 * 1.1)  # (0.4 - 0.02) times mean(1 + 0.05 s)
-    assert row(table, "C5", "downstream after supervised pre-training")["estimate"] == \
-        pytest.approx(0.35)
-    evaluated = table[table["claim"] != "C6"]
-    assert (evaluated["verdict"] == claims.SUPPORTED).all(), evaluated
-    assert row(table, "C6")["verdict"] == claims.NOT_EVALUATED
+    table = claims.claims_table(config, paper_like(tmp_path))
+    evaluated = table[~table["claim"].str.startswith("C6")]
+    assert (evaluated["verdict"] == claims.SUPPORTED).all(), evaluated[["scope", "verdict"]]
+    c1 = row(table, "C1", "supervised")
+    assert c1["estimate"] == pytest.approx(0.76 - 0.45 - 0.002, abs=1e-9)
+    assert c1["n_seeds"] == 5 and c1["ci_low"] < c1["estimate"] < c1["ci_high"]
+    assert row(table, "C6", "CIFAR-10")["verdict"] == claims.NOT_EVALUATED
+    share = row(table, "C4", "contrastive, pgd, adversarial")
+    assert share["estimate"] == pytest.approx((1 - 0.02 / 0.4) - (1 - 0.39 / 0.4), abs=0.01)
 
 
-def test_claim_without_effect_is_not_supported(tmp_path, config):
-    """Clean and adversarial pre-training equally robust downstream: C5 must fail, C1 hold."""
-    downstream = robustness(0.3, 0.3)
-    noise = np.random.default_rng(0).normal(0, 0.05, len(downstream))
-    downstream["accuracy"] = downstream["accuracy"] + np.where(downstream["eps"] > 0, noise, 0)
-    table = claims.claims_table(config, inputs(
-        tmp_path, supervised_summary=summary("supervised", 0.46, 0.76),
-        supervised_robustness=robustness(0.07, 0.45), downstream_supervised=downstream))
-    c5 = row(table, "C5")
-    assert c5["verdict"] == claims.NOT_SUPPORTED
-    assert c5["ci_low"] < config["claims"]["thresholds"]["C5"]
-    assert row(table, "C1")["verdict"] == claims.SUPPORTED
-    # missing inputs are reported, not silently dropped
-    assert row(table, "C3")["verdict"] == claims.NOT_EVALUATED
-    assert (table.loc[table["claim"] == "C4", "verdict"] == claims.NOT_EVALUATED).all()
+def test_without_an_effect_every_effect_row_fails(tmp_path, config):
+    """The negative control: the adversarial variant trained like the clean one. Only C4's
+    first row (trained clean nets vs the untrained layer) keeps an effect; C1's clean accuracy
+    row holds by construction (same accuracy, within the margin)."""
+    table = claims.claims_table(config, paper_like(tmp_path, adversarial_effect=False))
+    kept = {("C4", "contrastive, pgd"), ("C1", "supervised, clean accuracy")}
+    for item in table.itertuples():
+        if item.claim.startswith("C6"):
+            continue
+        expected = claims.SUPPORTED if (item.claim, item.scope) in kept else claims.NOT_SUPPORTED
+        assert item.verdict == expected, (item.claim, item.scope, item.estimate)
 
 
-def test_reversed_contrastive_pairs_are_not_supported(tmp_path, config):
-    """Similar pairs hurt more than dissimilar ones: C4 must come out not supported."""
-    table = claims.claims_table(config, inputs(
-        tmp_path, supervised_summary=summary("supervised", 0.46, 0.76),
-        supervised_robustness=robustness(0.07, 0.45),
-        contrastive_summary=summary("contrastive", 0.5, 0.5),
-        pair_loss=pair_loss({"similar": 0.4, "dissimilar": 0.02},
-                            {"similar": 0.4, "dissimilar": 0.02}),
-        downstream_supervised=robustness(0.12, 0.47)))
-    assert row(table, "C4", "contrastive")["estimate"] < 0
-    assert row(table, "C4", "contrastive")["verdict"] == claims.NOT_SUPPORTED
-    assert row(table, "C3")["verdict"] == claims.NOT_SUPPORTED  # no purity gain
+def test_a_difference_within_the_twin_spread_is_not_an_effect(tmp_path, config):
+    files = paper_like(tmp_path)
+    frame = pd.read_csv(files["supervised_summary"][0])
+    twin = (frame["variant"] == "clean_twin") & (frame["measure"] == "purity")
+    frame.loc[twin, "value"] += 0.5  # clean-to-clean differences as large as the effect
+    frame.to_csv(files["supervised_summary"][0], index=False)
+    assert row(claims.claims_table(config, files), "C1", "supervised")["verdict"] == \
+        claims.NOT_SUPPORTED
 
 
-def test_cifar_claim_from_the_branch_table(tmp_path, config):
-    cifar = pd.DataFrame({
-        "variant": ["supervised_clean", "supervised_adversarial", "contrastive_clean",
-                    "contrastive_adversarial"],
-        "task": ["supervised", "supervised", "contrastive", "contrastive"],
-        "adversarial_pretraining": [False, True, False, True],
-        "clean_accuracy": [0.94, 0.82, 0.9, 0.78], "pgd_accuracy": [0.0, 0.48, 0.0, 0.05]})
-    table = claims.claims_table(config, inputs(
-        tmp_path, supervised_summary=summary("supervised", 0.46, 0.76),
-        supervised_robustness=robustness(0.07, 0.45), downstream_supervised=robustness(0.1, 0.4),
-        cifar_table=cifar))
-    supervised = row(table, "C6", "CIFAR-10 supervised")
-    assert supervised["estimate"] == pytest.approx(0.48) and supervised["n_seeds"] == 1
-    assert supervised["verdict"] == claims.SUPPORTED
-    assert row(table, "C6", "CIFAR-10 contrastive")["verdict"] == claims.NOT_SUPPORTED
+def image_per_seed(seeds, gain):
+    """A real-image per-seed table: supervised variants, the adversarial one ``gain`` more
+    robust (AutoAttack and PGD) than the clean one on every seed, with a seed wobble."""
+    rows = []
+    for seed in range(seeds):
+        for variant, adversarial in (("supervised_clean", False),
+                                     ("supervised_adversarial", True)):
+            robust = 0.05 + (gain if adversarial else 0.0) + noise(seed)
+            rows.append({"dataset": "digits", "downstream_task": "classes", "variant": variant,
+                         "pretraining_task": "supervised", "adversarial": adversarial,
+                         "seed": seed, "clean_accuracy": 0.95, "pgd_accuracy": robust + 0.01,
+                         "autoattack_accuracy": robust})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize(("seeds", "gain", "verdict"), [
+    (5, 0.3, claims.SUPPORTED), (5, 0.0, claims.NOT_SUPPORTED), (1, 0.3, claims.INDICATIVE)])
+def test_image_rows_are_paired_by_seed(tmp_path, config, seeds, gain, verdict):
+    files = {**paper_like(tmp_path), **inputs(tmp_path, images_digits=image_per_seed(seeds,
+                                                                                     gain))}
+    table = claims.claims_table(config, files)
+    for attack in ("AutoAttack", "PGD-20"):
+        c6 = row(table, "C6-digits", f"digits classes, supervised, {attack}")
+        assert c6["verdict"] == verdict and c6["n_seeds"] == seeds
+        assert c6["estimate"] == pytest.approx(gain, abs=1e-9)
+
+
+def test_image_branch_off_says_why(tmp_path, config):
+    config = {**config, "images": {**config["images"], "cifar10": "no GPU visible: run it"}}
+    c6 = row(claims.claims_table(config, paper_like(tmp_path)), "C6", "CIFAR-10")
+    assert c6["verdict"] == claims.NOT_EVALUATED and c6["detail"] == "no GPU visible: run it"
+
+
+def test_missing_inputs_are_reported_not_dropped(tmp_path, config):
+    files = paper_like(tmp_path)
+    del files["pair_loss"], files["pair_attack"], files["contrastive_summary"]
+    table = claims.claims_table(config, files)
+    assert (table.loc[table["claim"].isin(["C3", "C4"]), "verdict"]
+            == claims.NOT_EVALUATED).all()
 
 
 def test_markdown_lists_every_row(tmp_path, config):
-    table = claims.claims_table(config, inputs(
-        tmp_path, supervised_summary=summary("supervised", 0.46, 0.76),
-        supervised_robustness=robustness(0.07, 0.45), downstream_supervised=robustness(0.1, 0.4)))
+    table = claims.claims_table(config, paper_like(tmp_path))
     text = claims.markdown(table, config["claims"])
     assert text.count("\n| C") == len(table)
-    assert "**supported**" in text and "not evaluated" in text
+    assert "**supported**" in text and "not evaluated" in text and "Holm" in text

@@ -154,7 +154,7 @@ def test_contrastive_jobs_take_their_variants_and_pair_options(test_config):
     section = test_config["simulation"]["contrastive"]
     sim = test_config["simulation"]
     main = settings.job_variants(sim, "contrastive", "gate")
-    assert [v["variant"] for v in main] == list(section["variants"])
+    assert [v["variant"] for v in main] == sorted(section["variants"])
     adversary = job_adversary(main, 2)
     assert (adversary.pairs, adversary.members) == ("all", section["members"])
     for task, pairs in settings.PAIR_ATTACK_TASKS.items():

@@ -35,6 +35,8 @@ def test_canonical_sorts_keys_at_every_level():
 def test_key_order_of_the_config_does_not_change_settings(test_config):
     reordered = {key: test_config[key] for key in reversed(list(test_config))}
     reordered["simulation"] = dict(reversed(list(test_config["simulation"].items())))
+    variants = test_config["simulation"]["pretrain_variants"]
+    reordered["simulation"]["pretrain_variants"] = dict(reversed(list(variants.items())))
     assert repr(settings.pretrain(reordered, "supervised", "gate")) == repr(
         settings.pretrain(test_config, "supervised", "gate"))
 

@@ -115,7 +115,9 @@ def test_failed_job_is_reported_with_its_log(slurm, tmp_path):
     # The SLURM log of the job (sbatch's stdout and stderr) is named in the error report.
     slurm_logs = list((tmp_path / "results" / "logs" / "slurm").rglob("*.log"))
     assert slurm_logs and all(str(log) in output for log in slurm_logs), output[-5000:]
-    assert "CifarDataError" in slurm_logs[0].read_text()
+    # The job's own SLURM log tells which rule failed and points to the rule log.
+    job_log = slurm_logs[0].read_text()
+    assert "Error in rule images_data" in job_log and "data.log" in job_log, job_log[-3000:]
     assert not (tmp_path / "results/images/cifar10/data/split.npz").exists()
 
 

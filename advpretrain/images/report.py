@@ -13,10 +13,10 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .. import fileio
 from ..canonical import plain
+from ..intervals import t_interval
 from ..plotting import save
 from ..tables import read_csvs
 from .datasets import spec
@@ -70,18 +70,11 @@ def per_seed_table(metrics_paths, stage_metas, variants, tasks):
     return table[first + [c for c in table.columns if c not in first]]
 
 
-def t_interval(values, confidence):
-    """(mean, low, high): the t-interval of the mean, clipped to [0, 1] (accuracies); low = high
-    = NaN with one value."""
-    values = np.asarray(values, dtype=float)
-    mean = float(values.mean())
-    if len(values) < 2:
-        return mean, float("nan"), float("nan")
-    if np.ptp(values) == 0:
-        return mean, mean, mean
-    low, high = stats.t.interval(confidence, len(values) - 1, loc=mean,
-                                 scale=stats.sem(values))
-    return mean, float(max(low, 0.0)), float(min(high, 1.0))
+def clipped_interval(values, confidence):
+    """(mean, low, high): the t-interval of the mean over seeds, clipped to [0, 1] (accuracies);
+    low = high = NaN with one value."""
+    mean, low, high = t_interval(values, confidence)
+    return mean, min(max(low, 0.0), 1.0), max(min(high, 1.0), 0.0)
 
 
 def summary_table(per_seed, confidence):
@@ -92,7 +85,7 @@ def summary_table(per_seed, confidence):
                "pretraining_task": group["pretraining_task"].iloc[0],
                "adversarial": bool(group["adversarial"].iloc[0]), "seeds": len(group)}
         for column in ACCURACIES:
-            mean, low, high = t_interval(group[column], confidence)
+            mean, low, high = clipped_interval(group[column], confidence)
             row.update({f"{column}_mean": mean, f"{column}_low": low, f"{column}_high": high})
         row.update(test_images=int(group["test_images"].iloc[0]),
                    autoattack_images=int(group["autoattack_images"].iloc[0]),
