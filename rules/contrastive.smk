@@ -27,7 +27,7 @@ rule evaluate_pair_loss:
         task="|".join(stage.CONTRASTIVE_TASKS),
     conda:
         "../envs/workflow.yaml"
-    threads: 2
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=30,

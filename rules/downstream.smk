@@ -97,7 +97,7 @@ rule threshold_study:
         threshold=r"[0-9.]+",
     conda:
         "../envs/workflow.yaml"
-    threads: 2
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=60,

@@ -21,7 +21,7 @@ rule pretrain:
         task="|".join(stage.PRETRAIN_TASKS),
     conda:
         "../envs/workflow.yaml"
-    threads: 2
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=60,
@@ -48,7 +48,7 @@ rule evaluate_pretrained:
         benchmark_file("evaluate_pretrained", "task", "activation")
     conda:
         "../envs/workflow.yaml"
-    threads: 2
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=60,
@@ -76,7 +76,7 @@ rule node_movement:
         task="supervised|contrastive",
     conda:
         "../envs/workflow.yaml"
-    threads: 2
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=60,
