@@ -89,7 +89,7 @@ def test_simulation_runs_through_slurm(slurm, tmp_path):
     # CPU rules ask for no GPU; every job carries its rule's threads, memory and runtime.
     assert calls and not any("--gpus" in call or "--gres" in call for call in calls), calls
     pretrain = next(call for call in calls if "rule_pretrain_" in call)
-    assert "--cpus-per-task=2" in pretrain and "--mem 4000" in pretrain and "-t 60" in pretrain
+    assert "--cpus-per-task=1" in pretrain and "--mem 4000" in pretrain and "-t 60" in pretrain
     for figure in figures:
         assert (tmp_path / figure).stat().st_size > 0
     # Every job went through sbatch and left its SLURM log (slurm-keep-successful-logs).
