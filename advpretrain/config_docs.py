@@ -130,14 +130,19 @@ def main(argv=None):
     parser.add_argument("--check", action="store_true",
                         help="only compare with the committed file; exit 1 when it differs")
     args = parser.parse_args(argv)
-    text = render(yaml.safe_load(SCHEMA.read_text()))
-    if args.check:
-        if not OUTPUT.exists() or OUTPUT.read_text() != text:
-            print(f"{OUTPUT.relative_to(REPO)} is out of date: run `make docs`", file=sys.stderr)
+    return write_generated(OUTPUT, render(yaml.safe_load(SCHEMA.read_text())), args.check)
+
+
+def write_generated(path: Path, text: str, check: bool) -> int:
+    """Write a generated doc; with ``check``, only compare: 1 (and a message) when it differs."""
+    name = path.relative_to(REPO)
+    if check:
+        if not path.exists() or path.read_text() != text:
+            print(f"{name} is out of date: run `make docs`", file=sys.stderr)
             return 1
         return 0
-    OUTPUT.write_text(text)
-    print(f"wrote {OUTPUT.relative_to(REPO)}")
+    path.write_text(text)
+    print(f"wrote {name}")
     return 0
 
 

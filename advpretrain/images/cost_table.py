@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from .. import settings as stage
+from ..config_docs import write_generated
 from . import cost
 from .datasets import split_sizes
 from .variants import VARIANTS
@@ -123,16 +124,7 @@ def main(argv=None):
         print(f"{DOC} lacks the cost table markers", file=sys.stderr)
         return 1
     head, rest = text.split(BEGIN, 1)
-    new = head + render() + rest.split(END, 1)[1]
-    if args.check:
-        if new != text:
-            print("docs/cifar10.md: the cost table is out of date: run `make docs`",
-                  file=sys.stderr)
-            return 1
-        return 0
-    DOC.write_text(new)
-    print(f"wrote the cost table into {DOC.relative_to(REPO)}")
-    return 0
+    return write_generated(DOC, head + render() + rest.split(END, 1)[1], args.check)
 
 
 if __name__ == "__main__":
