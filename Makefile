@@ -78,5 +78,5 @@ notebooks: setup
 
 # docs/config_reference.md from schemas/config.schema.yaml; the cost table in docs/cifar10.md.
 docs: setup
-	$(BIN)/python -m advpretrain.config_docs
+	$(BIN)/python -m advpretrain.workflow.config_docs
 	$(BIN)/python -m advpretrain.images.cost_table

@@ -36,9 +36,9 @@ from torch.utils.data import DataLoader, Dataset
 from torch.utils.flop_counter import FlopCounterMode
 from torchvision import transforms
 
-from advpretrain.fileio import write_json
+from advpretrain.core.fileio import write_json
+from advpretrain.evaluation.core import frozen, linf_pgd
 from advpretrain.images import cost
-from advpretrain.images.attacks import frozen, linf_pgd
 from advpretrain.images.augment import crop_flip, simclr_view
 from advpretrain.images.datasets import spec
 from advpretrain.images.losses import contrastive_logits, cross_entropy, nt_xent

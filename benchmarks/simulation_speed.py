@@ -14,12 +14,13 @@ import numpy as np
 import torch
 import yaml
 
-from advpretrain import settings, simulation
-from advpretrain.networks import seed_of_network
-from advpretrain.seeding import derive_seed, numpy_rng, torch_generator
-from advpretrain.sparse_coding import DataModel, make_dataset
-from advpretrain.tasks import TASKS
-from advpretrain.training import train_networks
+from advpretrain.core.seeding import derive_seed, numpy_rng, torch_generator
+from advpretrain.model.networks import seed_of_network
+from advpretrain.model.sparse_coding import DataModel, make_dataset
+from advpretrain.model.tasks import TASKS
+from advpretrain.model.training import train_networks
+from advpretrain.simulation import jobs as simulation
+from advpretrain.workflow import params as settings
 from benchmarks.common import write_result
 
 

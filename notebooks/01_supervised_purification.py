@@ -25,7 +25,7 @@
 # %%
 import pandas as pd
 
-from advpretrain.notebooks import ACTIVATION, RESULTS, figure
+from advpretrain.figures.run_notebook import ACTIVATION, RESULTS, show_figure
 
 SIM = RESULTS / "simulation" / "supervised" / ACTIVATION
 pd.set_option("display.precision", 3)
@@ -45,7 +45,7 @@ table = (summary.groupby(["variant", "train_norm", "train_eps", "measure"])["val
 table
 
 # %%
-figure("purity_distribution")
+show_figure("purity_distribution")
 
 # %% [markdown]
 # ## The coefficients themselves
@@ -53,7 +53,7 @@ figure("purity_distribution")
 # cells.
 
 # %%
-figure("coefficient_heatmaps")
+show_figure("coefficient_heatmaps")
 
 # %% [markdown]
 # ## C1 check: paired purity gain per seed (adversarial minus clean, same data and start)
@@ -79,10 +79,10 @@ sandwich = robustness[robustness["attack"].isin(["certified", "worst_case", "pgd
  .unstack("attack").dropna())
 
 # %%
-figure("robustness_sandwich")
+show_figure("robustness_sandwich")
 
 # %%
-figure("robustness_curves")
+show_figure("robustness_curves")
 
 # %% [markdown]
 # ## C2 as the paper words it: attacks move the hidden nodes
@@ -95,10 +95,10 @@ movement = pd.read_csv(SIM / "movement.csv")
  .unstack("variant"))
 
 # %%
-figure("node_movement")
+show_figure("node_movement")
 
 # %% [markdown]
 # ## Sweep of the training budget
 
 # %%
-figure("eps_sweep")
+show_figure("eps_sweep")

@@ -26,7 +26,7 @@
 import pandas as pd
 from IPython.display import display
 
-from advpretrain.notebooks import ACTIVATION, RESULTS, figure
+from advpretrain.figures.run_notebook import ACTIVATION, RESULTS, show_figure
 
 SIM = RESULTS / "simulation"
 pd.set_option("display.precision", 3)
@@ -41,7 +41,7 @@ summary = pd.read_csv(SIM / "contrastive" / ACTIVATION / "summary.csv")
  .unstack("measure"))
 
 # %%
-figure("purity_distribution")
+show_figure("purity_distribution")
 
 # %% [markdown]
 # ## C4: loss increase under attack, similar vs dissimilar pairs
@@ -54,7 +54,7 @@ attacked = pairs[pairs["eps"] > 0]
  .unstack("pair_type"))
 
 # %%
-figure("contrastive_pair_loss")
+show_figure("contrastive_pair_loss")
 
 # %% [markdown]
 # ### Ratio dissimilar / similar, per variant (largest eps of each attack and norm)
@@ -68,7 +68,7 @@ ratio.assign(dissimilar_over_similar=ratio["dissimilar"] / ratio["similar"])
 # ## During training
 
 # %%
-figure("contrastive_pair_loss_training")
+show_figure("contrastive_pair_loss_training")
 
 # %% [markdown]
 # ## Which pairs drive purification: attacking one pair type only
@@ -76,4 +76,4 @@ figure("contrastive_pair_loss_training")
 # %%
 pair_attack = SIM / "contrastive_pair_attack" / ACTIVATION / "pair_attack.csv"
 display(pd.read_csv(pair_attack).head(20))
-figure("contrastive_pair_attack")
+show_figure("contrastive_pair_attack")

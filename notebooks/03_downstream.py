@@ -21,7 +21,7 @@
 # %%
 import pandas as pd
 
-from advpretrain.notebooks import ACTIVATION, RESULTS, figure
+from advpretrain.figures.run_notebook import ACTIVATION, RESULTS, show_figure
 
 SIM = RESULTS / "simulation"
 pd.set_option("display.precision", 3)
@@ -38,7 +38,7 @@ downstream = pd.concat(frames, ignore_index=True)
  .unstack("eps"))
 
 # %%
-figure("downstream_accuracy")
+show_figure("downstream_accuracy")
 
 # %% [markdown]
 # ## What any clean head on a layer can reach: Nern et al.'s transfer bound
@@ -47,7 +47,7 @@ figure("downstream_accuracy")
 # bound).
 
 # %%
-figure("transfer_bound")
+show_figure("transfer_bound")
 
 # %% [markdown]
 # ## Robustness against the degree of purification (study a)
@@ -58,16 +58,16 @@ figure("transfer_bound")
  if "mean_purity" in downstream else downstream.head())
 
 # %%
-figure("downstream_purification")
+show_figure("downstream_purification")
 
 # %% [markdown]
 # ## Where are purified layers truly robust? The gate threshold e
 
 # %%
-figure("threshold_study")
+show_figure("threshold_study")
 
 # %% [markdown]
 # ## Activation functions (study b)
 
 # %%
-figure("activation_study")
+show_figure("activation_study")

@@ -24,7 +24,7 @@
 # %%
 import pandas as pd
 
-from advpretrain.notebooks import RESULTS
+from advpretrain.figures.run_notebook import RESULTS
 
 pd.set_option("display.precision", 3)
 

@@ -26,7 +26,7 @@
 import pandas as pd
 from IPython.display import Image, display
 
-from advpretrain.notebooks import RESULTS, WORKDIR
+from advpretrain.figures.run_notebook import RESULTS, WORKDIR
 
 pd.set_option("display.precision", 3)
 PAPER_FIGURES = WORKDIR / "paper_figures"

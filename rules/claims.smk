@@ -38,7 +38,7 @@ rule claims:
         mem_mb=2000,
         runtime=10,
     params:
-        settings=stage.claims(config),
+        settings=params.claims(config),
     script:
         "../scripts/claims.py"
 

@@ -4,9 +4,10 @@
 # Its code inputs are the package modules its script imports (advpretrain.workflow.code_inputs).
 import os
 
-from advpretrain import settings as stage
-from advpretrain.config import ConfigError, validate_config
-from advpretrain.workflow import code_inputs
+from advpretrain.workflow import params
+from advpretrain.workflow.code_inputs import code_inputs
+from advpretrain.workflow.config import ConfigError, validate_config
+from advpretrain.workflow.figures import figure_inputs, plot_module, sim_csv as registry_csv
 
 try:
     validate_config(config)
@@ -18,22 +19,16 @@ SEEDS = list(range(SIM["seeds"]))
 RESULTS = "results"
 PAPER_FIGURES = "paper_figures"
 SCRIPTS = os.path.join(workflow.basedir, "scripts")
-# Final targets, and the figures: {name: {input name: CSV paths}}; each rules file adds its own.
-# A figure's plot function and settings come from advpretrain.settings.figure.
+# Final targets, and the figures: {name: {input name: CSV paths}}, from the figure registry
+# (advpretrain.workflow.figures: each figure's plot function, inputs and settings, declared once).
 ALL_TARGETS = []
-FIGURES = {}
+FIGURES = figure_inputs(config)
 
 
 def code(rule_name, *modules):
     """Code inputs of a rule: the package modules its script, scripts/<rule>.py, (and
     ``modules``) import."""
     return code_inputs(os.path.join(SCRIPTS, f"{rule_name}.py"), *modules)
-
-
-def plot_module(name):
-    """The module of a figure's plot function ("advpretrain.<module>")."""
-    plot_file = stage.figure(config, name)["plot"].rsplit(".", 1)[0]
-    return f"advpretrain.{plot_file}"
 
 
 def benchmark_file(rule_name, *wildcards):
@@ -44,10 +39,7 @@ def benchmark_file(rule_name, *wildcards):
 
 def sim_csv(name, tasks=("supervised",), activations=None):
     """Evaluation CSVs of the simulation jobs (default: the main activation)."""
-    activations = activations or [SIM["network"]["activation"]]
-    return [
-        f"{RESULTS}/simulation/{task}/{act}/{name}.csv" for task in tasks for act in activations
-    ]
+    return registry_csv(config, name, tasks, activations)
 
 
 def reported(path, name, category, **labels):

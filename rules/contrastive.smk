@@ -5,7 +5,7 @@
 # training attacks only the similar or only the dissimilar pairs (tasks contrastive_attack_*).
 
 CONTRASTIVE_TASKS = ["contrastive"] + (
-    list(stage.PAIR_ATTACK_TASKS) if SIM["contrastive"]["pair_attack_study"] else []
+    list(params.PAIR_ATTACK_TASKS) if SIM["contrastive"]["pair_attack_study"] else []
 )
 
 
@@ -24,7 +24,7 @@ rule evaluate_pair_loss:
     benchmark:
         benchmark_file("evaluate_pair_loss", "task", "activation")
     wildcard_constraints:
-        task="|".join(stage.CONTRASTIVE_TASKS),
+        task="|".join(params.CONTRASTIVE_TASKS),
     conda:
         "../envs/workflow.yaml"
     threads: 1
@@ -32,7 +32,7 @@ rule evaluate_pair_loss:
         mem_mb=4000,
         runtime=30,
     params:
-        settings=lambda wildcards: stage.evaluate_pair_loss(
+        settings=lambda wildcards: params.evaluate_pair_loss(
             config, wildcards.task, wildcards.activation
         ),
     script:
@@ -60,7 +60,7 @@ rule pair_attack_study:
         mem_mb=2000,
         runtime=10,
     params:
-        settings=stage.pair_attack_study(config),
+        settings=params.pair_attack_study(config),
     script:
         "../scripts/pair_attack_study.py"
 
@@ -70,9 +70,4 @@ CONTRASTIVE_CSVS = {
     "pair_loss_training": sim_csv("pair_loss_training", tasks=("contrastive",)),
     "pair_attack": sim_csv("pair_attack", tasks=("contrastive_pair_attack",)),
 }
-FIGURES.update(
-    contrastive_pair_loss={"pair_loss": CONTRASTIVE_CSVS["pair_loss"]},
-    contrastive_pair_loss_training={"pair_loss_training": CONTRASTIVE_CSVS["pair_loss_training"]},
-    contrastive_pair_attack={"pair_attack": CONTRASTIVE_CSVS["pair_attack"]},
-)
 ALL_TARGETS.extend(path for paths in CONTRASTIVE_CSVS.values() for path in paths)

@@ -18,6 +18,6 @@ rule sparse_coding_data:
         mem_mb=2000,
         runtime=10,
     params:
-        settings=lambda wildcards: stage.sparse_coding_data(config, wildcards.seed),
+        settings=lambda wildcards: params.sparse_coding_data(config, wildcards.seed),
     script:
         "../scripts/sparse_coding_data.py"

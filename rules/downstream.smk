@@ -29,7 +29,7 @@ rule downstream:
         mem_mb=4000,
         runtime=30,
     params:
-        settings=lambda wildcards: stage.downstream(config, wildcards.task, wildcards.activation),
+        settings=lambda wildcards: params.downstream(config, wildcards.task, wildcards.activation),
     script:
         "../scripts/downstream.py"
 
@@ -53,7 +53,7 @@ rule downstream_baselines:
         mem_mb=4000,
         runtime=30,
     params:
-        settings=lambda wildcards: stage.downstream_baselines(config, wildcards.activation),
+        settings=lambda wildcards: params.downstream_baselines(config, wildcards.activation),
     script:
         "../scripts/downstream_baselines.py"
 
@@ -77,7 +77,7 @@ rule downstream_blend:
         mem_mb=4000,
         runtime=30,
     params:
-        settings=lambda wildcards: stage.downstream_blend(config, wildcards.activation),
+        settings=lambda wildcards: params.downstream_blend(config, wildcards.activation),
     script:
         "../scripts/downstream_blend.py"
 
@@ -102,32 +102,8 @@ rule threshold_study:
         mem_mb=4000,
         runtime=60,
     params:
-        settings=lambda wildcards: stage.threshold_study(config, wildcards.threshold),
+        settings=lambda wildcards: params.threshold_study(config, wildcards.threshold),
     script:
         "../scripts/threshold_study.py"
 
 
-FIGURES.update(
-    downstream_accuracy={
-        "downstream": sim_csv("downstream", tasks=DOWNSTREAM["tasks"]),
-        "baselines": [f"{SIM_DIR}/baselines/{MAIN_ACTIVATION}/downstream.csv"],
-    },
-    downstream_purification={
-        "downstream": sim_csv("downstream"),
-        "blend": [f"{SIM_DIR}/supervised/{MAIN_ACTIVATION}/downstream_blend.csv"],
-        "baselines": [f"{SIM_DIR}/baselines/{MAIN_ACTIVATION}/downstream.csv"],
-    },
-    transfer_bound={
-        "transfer": sim_csv("transfer", tasks=DOWNSTREAM["tasks"]),
-        "baselines": [f"{SIM_DIR}/baselines/{MAIN_ACTIVATION}/transfer.csv"],
-    },
-    threshold_study={
-        "study": [
-            f"{SIM_DIR}/threshold_study/e{threshold:g}.csv"
-            for threshold in SIM["threshold_study"]["thresholds"]
-        ],
-    },
-    activation_study={
-        "downstream": sim_csv("downstream", activations=SIM["activation_study"]["activations"]),
-    },
-)

@@ -1,6 +1,6 @@
 # Figures from the CSVs alone (seconds, no retraining), then the export into paper_figures/.
-# FIGURES (rules/common.smk) maps each figure to its CSV inputs; its plot function and the
-# settings it reads come from advpretrain.settings.figure.
+# FIGURES (rules/common.smk) maps each figure to its CSV inputs, from the figure registry
+# (advpretrain.workflow.figures), which also names its plot function and the settings it reads.
 
 
 rule figure:
@@ -22,7 +22,7 @@ rule figure:
         mem_mb=2000,
         runtime=10,
     params:
-        settings=lambda wildcards: stage.figure(config, wildcards.name),
+        settings=lambda wildcards: params.figure(config, wildcards.name),
     script:
         "../scripts/figure.py"
 

@@ -22,8 +22,8 @@ rule images_data:
         mem_mb=image_resource("data", "mem_mb"),
         runtime=image_resource("data"),
     params:
-        settings=lambda wildcards: stage.images_data(config, wildcards.dataset),
-        source=lambda wildcards: stage.images_source(config, wildcards.dataset),
+        settings=lambda wildcards: params.images_data(config, wildcards.dataset),
+        source=lambda wildcards: params.images_source(config, wildcards.dataset),
     script:
         "../scripts/images_data.py"
 
@@ -53,11 +53,11 @@ rule images_pretrain:
         gpu=image_resource("pretrain", "gpus"),
         slurm_partition=image_partition,
     params:
-        settings=lambda wildcards: stage.images_pretrain(
+        settings=lambda wildcards: params.images_pretrain(
             config, wildcards.dataset, wildcards.variant, int(wildcards.seed)
         ),
-        options=lambda wildcards: stage.images_options(config, wildcards.dataset),
-        resume=lambda wildcards: stage.untracked(
+        options=lambda wildcards: params.images_options(config, wildcards.dataset),
+        resume=lambda wildcards: params.untracked(
             path=f"{RESULTS}/resume/images_pretrain_{wildcards.dataset}_{wildcards.variant}_seed{wildcards.seed}.pt"
         ),
     script:
@@ -90,11 +90,11 @@ rule images_linear:
         gpu=image_resource("linear", "gpus"),
         slurm_partition=image_partition,
     params:
-        settings=lambda wildcards: stage.images_linear(
+        settings=lambda wildcards: params.images_linear(
             config, wildcards.dataset, wildcards.variant, int(wildcards.seed)
         ),
-        options=lambda wildcards: stage.images_options(config, wildcards.dataset),
-        resume=lambda wildcards: stage.untracked(
+        options=lambda wildcards: params.images_options(config, wildcards.dataset),
+        resume=lambda wildcards: params.untracked(
             path=f"{RESULTS}/resume/images_linear_{wildcards.dataset}_{wildcards.variant}_seed{wildcards.seed}.pt"
         ),
     script:
@@ -129,10 +129,10 @@ rule images_evaluate:
         gpu=image_resource("evaluate", "gpus"),
         slurm_partition=image_partition,
     params:
-        settings=lambda wildcards: stage.images_evaluate(
+        settings=lambda wildcards: params.images_evaluate(
             config, wildcards.dataset, wildcards.variant, int(wildcards.seed)
         ),
-        options=lambda wildcards: stage.images_options(config, wildcards.dataset),
+        options=lambda wildcards: params.images_options(config, wildcards.dataset),
     script:
         "../scripts/images_evaluate.py"
 
@@ -176,7 +176,7 @@ for IMAGE_DATASET in IMAGES:
             mem_mb=2000,
             runtime=IMAGES[IMAGE_DATASET]["resources"]["runtime_minutes"]["report"],
         params:
-            settings=stage.images_report(config, IMAGE_DATASET),
+            settings=params.images_report(config, IMAGE_DATASET),
         script:
             "../scripts/images_report.py"
 
@@ -213,9 +213,9 @@ rule images_external:
         gpu=image_resource("external", "gpus"),
         slurm_partition=image_partition,
     params:
-        settings=lambda wildcards: stage.images_external(config, wildcards.dataset, wildcards.name),
-        options=lambda wildcards: stage.images_options(config, wildcards.dataset),
-        resume=lambda wildcards: stage.untracked(
+        settings=lambda wildcards: params.images_external(config, wildcards.dataset, wildcards.name),
+        options=lambda wildcards: params.images_options(config, wildcards.dataset),
+        resume=lambda wildcards: params.untracked(
             path=f"{RESULTS}/resume/images_external_{wildcards.dataset}_{wildcards.name}.pt"
         ),
     script:

@@ -1,8 +1,8 @@
 # Shared names of the real-image rules (rules/images.smk), the claims and the notebooks: the
 # config's data sets, which of them are on, and helpers that read a data set's resources.
 from advpretrain.images.cost_table import describe as describe_cost
-from advpretrain.images.gpus import branch_enabled
-from advpretrain.images.variants import VARIANTS as IMAGE_VARIANTS
+from advpretrain.workflow.image_branch import VARIANTS as IMAGE_VARIANTS
+from advpretrain.workflow.image_branch import branch_enabled
 
 IMAGES = config["images"]
 IMAGE_DIR = f"{RESULTS}/images"

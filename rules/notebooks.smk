@@ -2,31 +2,21 @@
 # and written as HTML: `snakemake notebooks` (or `make notebooks`). Not part of `all`: they read
 # the results, they add none. A notebook is built only when every figure and rule it reads is in
 # the workflow (a rules file that is not included drops its notebook, not the run).
+from advpretrain.workflow.figures import notebook_figures
+
 NOTEBOOK_DIR = os.path.join(workflow.basedir, "notebooks")
 
 
 # {notebook: (figures it shows, CSVs it reads, rules that must be included, wanted by config)}
 NOTEBOOK_SPECS = {
     "01_supervised_purification": (
-        [
-            "purity_distribution",
-            "coefficient_heatmaps",
-            "robustness_sandwich",
-            "robustness_curves",
-            "node_movement",
-            "eps_sweep",
-        ],
+        notebook_figures("01_supervised_purification"),
         sim_csv("summary") + sim_csv("robustness") + sim_csv("movement"),
         {"evaluate_pretrained", "node_movement"},
         True,
     ),
     "02_contrastive": (
-        [
-            "purity_distribution",
-            "contrastive_pair_loss",
-            "contrastive_pair_loss_training",
-            "contrastive_pair_attack",
-        ],
+        notebook_figures("02_contrastive"),
         sim_csv("summary", tasks=("contrastive",))
         + sim_csv("pair_loss", tasks=("contrastive",))
         + sim_csv("pair_attack", tasks=("contrastive_pair_attack",)),
@@ -34,13 +24,7 @@ NOTEBOOK_SPECS = {
         True,
     ),
     "03_downstream": (
-        [
-            "downstream_accuracy",
-            "transfer_bound",
-            "downstream_purification",
-            "threshold_study",
-            "activation_study",
-        ],
+        notebook_figures("03_downstream"),
         [],
         {"downstream", "downstream_baselines"},
         True,
@@ -98,8 +82,8 @@ rule run_notebook:
         mem_mb=2000,
         runtime=15,
     params:
-        settings=stage.notebook(config),
-        options=stage.untracked(cell_timeout=600),
+        settings=params.run_notebook(config),
+        options=params.untracked(cell_timeout=600),
     script:
         "../scripts/run_notebook.py"
 

@@ -18,7 +18,7 @@ rule pretrain:
     benchmark:
         benchmark_file("pretrain", "task", "activation")
     wildcard_constraints:
-        task="|".join(stage.PRETRAIN_TASKS),
+        task="|".join(params.PRETRAIN_TASKS),
     conda:
         "../envs/workflow.yaml"
     threads: 1
@@ -26,8 +26,8 @@ rule pretrain:
         mem_mb=4000,
         runtime=60,
     params:
-        settings=lambda wildcards: stage.pretrain(config, wildcards.task, wildcards.activation),
-        resume=lambda wildcards: stage.pretrain_resume(
+        settings=lambda wildcards: params.pretrain(config, wildcards.task, wildcards.activation),
+        resume=lambda wildcards: params.pretrain_resume(
             config, f"{RESULTS}/resume/pretrain_{wildcards.task}_{wildcards.activation}.pt"
         ),
     script:
@@ -53,7 +53,7 @@ rule evaluate_pretrained:
         mem_mb=4000,
         runtime=60,
     params:
-        settings=lambda wildcards: stage.evaluate_pretrained(
+        settings=lambda wildcards: params.evaluate_pretrained(
             config, wildcards.task, wildcards.activation
         ),
     script:
@@ -81,21 +81,8 @@ rule node_movement:
         mem_mb=4000,
         runtime=60,
     params:
-        settings=lambda wildcards: stage.node_movement(config, wildcards.task, wildcards.activation),
+        settings=lambda wildcards: params.node_movement(config, wildcards.task, wildcards.activation),
     script:
         "../scripts/node_movement.py"
 
 
-FIGURES.update(
-    purity_distribution={
-        "nodes": sim_csv("nodes", tasks=("supervised", "contrastive")),
-        "summary": sim_csv("summary", tasks=("supervised", "contrastive")),
-    },
-    coefficient_heatmaps={
-        "coefficients": sim_csv("coefficients", tasks=("supervised", "contrastive"))
-    },
-    robustness_curves={"robustness": sim_csv("robustness")},
-    robustness_sandwich={"robustness": sim_csv("robustness", tasks=("supervised", "contrastive"))},
-    node_movement={"movement": sim_csv("movement", tasks=("supervised", "contrastive"))},
-    eps_sweep={"summary": sim_csv("summary"), "robustness": sim_csv("robustness")},
-)

@@ -1,6 +1,6 @@
 """Rule claims: the claims table."""
 
-from advpretrain.claims import write_claims
-from advpretrain.workflow import run
+from advpretrain.claims.claims import claims
+from advpretrain.workflow.run import run
 
-run(snakemake, write_claims)  # noqa: F821 (snakemake is injected by Snakemake)
+run(snakemake, claims)  # noqa: F821 (snakemake is injected by Snakemake)

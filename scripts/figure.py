@@ -1,6 +1,6 @@
 """Rule figure: one figure from its CSVs."""
 
-from advpretrain.plotting import draw
-from advpretrain.workflow import run
+from advpretrain.figures.figure import figure
+from advpretrain.workflow.run import run
 
-run(snakemake, draw)  # noqa: F821 (snakemake is injected by Snakemake)
+run(snakemake, figure)  # noqa: F821 (snakemake is injected by Snakemake)

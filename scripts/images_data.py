@@ -1,6 +1,6 @@
 """Rule images_data: a data set's train / validation / test arrays."""
 
-from advpretrain.images.data import make_data
-from advpretrain.workflow import run
+from advpretrain.images.data import images_data
+from advpretrain.workflow.run import run
 
-run(snakemake, make_data)  # noqa: F821 (snakemake is injected by Snakemake)
+run(snakemake, images_data)  # noqa: F821 (snakemake is injected by Snakemake)

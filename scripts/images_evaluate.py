@@ -1,6 +1,6 @@
 """Rule images_evaluate: clean, PGD and AutoAttack accuracy of the heads, and purification."""
 
-from advpretrain.images.evaluate import evaluate
-from advpretrain.workflow import run
+from advpretrain.images.evaluate import images_evaluate
+from advpretrain.workflow.run import run
 
-run(snakemake, evaluate)  # noqa: F821 (snakemake is injected by Snakemake)
+run(snakemake, images_evaluate)  # noqa: F821 (snakemake is injected by Snakemake)

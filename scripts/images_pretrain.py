@@ -1,6 +1,6 @@
 """Rule images_pretrain: one variant's encoder for one seed."""
 
-from advpretrain.images.train import pretrain
-from advpretrain.workflow import run
+from advpretrain.images.train import images_pretrain
+from advpretrain.workflow.run import run
 
-run(snakemake, pretrain)  # noqa: F821 (snakemake is injected by Snakemake)
+run(snakemake, images_pretrain)  # noqa: F821 (snakemake is injected by Snakemake)

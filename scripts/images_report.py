@@ -1,6 +1,6 @@
 """Rules images_report_<dataset>: the per-seed table, the summary table and the figure."""
 
-from advpretrain.images.report import write_report
-from advpretrain.workflow import run
+from advpretrain.images.report import images_report
+from advpretrain.workflow.run import run
 
-run(snakemake, write_report)  # noqa: F821 (snakemake is injected by Snakemake)
+run(snakemake, images_report)  # noqa: F821 (snakemake is injected by Snakemake)

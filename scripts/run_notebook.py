@@ -1,6 +1,6 @@
 """Rule run_notebook: one notebook executed on this run's results, as HTML."""
 
-from advpretrain.notebooks import execute_notebook
-from advpretrain.workflow import run
+from advpretrain.figures.run_notebook import run_notebook
+from advpretrain.workflow.run import run
 
-run(snakemake, execute_notebook)  # noqa: F821 (snakemake is injected by Snakemake)
+run(snakemake, run_notebook)  # noqa: F821 (snakemake is injected by Snakemake)

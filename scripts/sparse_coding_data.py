@@ -1,6 +1,6 @@
 """Rule sparse_coding_data: one seed's sparse-coding data set."""
 
-from advpretrain.sparse_coding import make_data
-from advpretrain.workflow import run
+from advpretrain.simulation.sparse_coding_data import sparse_coding_data
+from advpretrain.workflow.run import run
 
-run(snakemake, make_data)  # noqa: F821 (snakemake is injected by Snakemake)
+run(snakemake, sparse_coding_data)  # noqa: F821 (snakemake is injected by Snakemake)

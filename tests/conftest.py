@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from advpretrain.workflow import RECORD_ENV
+from advpretrain.workflow.run import RECORD_ENV
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_CONFIG = REPO / "config" / "test.yaml"

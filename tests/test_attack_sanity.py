@@ -5,11 +5,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from advpretrain.evaluation.attacks import perturb
+from advpretrain.core.seeding import numpy_rng
+from advpretrain.evaluation.core import perturb
 from advpretrain.evaluation.grid import attack_grid
-from advpretrain.networks import TwoLayerNets, logistic_loss
-from advpretrain.seeding import numpy_rng
-from advpretrain.sparse_coding import DataModel, labelled_sample, orthogonal_dictionary
+from advpretrain.model.networks import TwoLayerNets, logistic_loss
+from advpretrain.model.sparse_coding import DataModel, labelled_sample, orthogonal_dictionary
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from advpretrain.evaluation.attacks import perturb
+from advpretrain.evaluation.core import perturb
 
 
 def quadratic_loss(x):

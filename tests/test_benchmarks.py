@@ -7,7 +7,7 @@ import sys
 import yaml
 from conftest import REPO, TEST_CONFIG
 
-from advpretrain import settings
+from advpretrain.workflow import params as settings
 
 
 def run(module, *args):

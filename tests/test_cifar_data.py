@@ -19,15 +19,15 @@ import numpy as np
 import pytest
 import yaml
 
-from advpretrain import settings
-from advpretrain.fileio import load_arrays
+from advpretrain.core.fileio import load_arrays
 from advpretrain.images.data import (
     ARCHIVE_NAME,
     BATCH_FOLDER,
     CifarDataError,
     ensure_archive,
-    make_data,
+    images_data,
 )
+from advpretrain.workflow import params as settings
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -73,7 +73,7 @@ def md5_of(config):
 
 def make_arrays(config, path, dataset="cifar10"):
     """The images_data stage on ``config``'s data set, writing ``path``; its provenance."""
-    return make_data(settings.images_data(config, dataset), {}, {"data": str(path)},
+    return images_data(settings.images_data(config, dataset), {}, {"data": str(path)},
                      settings.images_source(config, dataset))
 
 

@@ -10,9 +10,12 @@ import pytest
 import yaml
 from scipy import stats
 
-from advpretrain import claims, settings
-from advpretrain.config import validate_config
-from advpretrain.intervals import t_interval
+from advpretrain.claims.claims import claims_table
+from advpretrain.claims.markdown import claims_markdown
+from advpretrain.claims.table import INDICATIVE, NOT_EVALUATED, NOT_SUPPORTED, SUPPORTED, excess
+from advpretrain.core.statistics import holm, p_greater, t_interval
+from advpretrain.workflow import params as settings
+from advpretrain.workflow.config import validate_config
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = range(5)
@@ -130,8 +133,8 @@ def test_t_interval_and_p_value_known_answers():
     half = stats.t.ppf(0.975, 2) / np.sqrt(3)
     assert (mean, low, high) == pytest.approx((2.0, 2.0 - half, 2.0 + half))
     assert np.isnan(t_interval([1.0], 0.95)[1])
-    assert claims.p_greater([0.3, 0.3, 0.3]) == 0.0 and claims.p_greater([0.0, 0.0]) == 1.0
-    assert claims.p_greater([-1.0, 1.0, 0.0]) == pytest.approx(0.5)
+    assert p_greater([0.3, 0.3, 0.3]) == 0.0 and p_greater([0.0, 0.0]) == 1.0
+    assert p_greater([-1.0, 1.0, 0.0]) == pytest.approx(0.5)
 
 
 def test_t_interval_keeps_its_promise_with_five_seeds():
@@ -142,25 +145,25 @@ def test_t_interval_keeps_its_promise_with_five_seeds():
 
 
 def test_holm_steps_down():
-    assert claims.holm([0.01, 0.04, 0.03], 0.05).tolist() == [True, False, False]
-    assert claims.holm([0.01, 0.02, 0.03], 0.05).tolist() == [True, True, True]
-    assert claims.holm([0.2, 0.001], 0.05).tolist() == [False, True]
+    assert holm([0.01, 0.04, 0.03], 0.05).tolist() == [True, False, False]
+    assert holm([0.01, 0.02, 0.03], 0.05).tolist() == [True, True, True]
+    assert holm([0.2, 0.001], 0.05).tolist() == [False, True]
 
 
 def test_excess_subtracts_the_twin_difference():
     table = pd.DataFrame({"clean": [0.4, 0.5], "adv": [0.7, 0.8], "twin": [0.5, 0.45]})
-    assert claims.excess(table, "adv", "clean", "clean", "twin").tolist() == pytest.approx(
+    assert excess(table, "adv", "clean", "clean", "twin").tolist() == pytest.approx(
         [0.2, 0.25])
 
 
 def test_paper_like_run_supports_every_claim(tmp_path, config):
-    table = claims.claims_table(config, paper_like(tmp_path))
+    table = claims_table(config, paper_like(tmp_path))
     evaluated = table[~table["claim"].str.startswith("C6")]
-    assert (evaluated["verdict"] == claims.SUPPORTED).all(), evaluated[["scope", "verdict"]]
+    assert (evaluated["verdict"] == SUPPORTED).all(), evaluated[["scope", "verdict"]]
     c1 = row(table, "C1", "supervised")
     assert c1["estimate"] == pytest.approx(0.76 - 0.45 - 0.002, abs=1e-9)
     assert c1["n_seeds"] == 5 and c1["ci_low"] < c1["estimate"] < c1["ci_high"]
-    assert row(table, "C6", "CIFAR-10")["verdict"] == claims.NOT_EVALUATED
+    assert row(table, "C6", "CIFAR-10")["verdict"] == NOT_EVALUATED
     share = row(table, "C4", "contrastive, pgd, adversarial")
     assert share["estimate"] == pytest.approx((1 - 0.02 / 0.4) - (1 - 0.39 / 0.4), abs=0.01)
 
@@ -169,12 +172,12 @@ def test_without_an_effect_every_effect_row_fails(tmp_path, config):
     """The negative control: the adversarial variant trained like the clean one. Only C4's
     first row (trained clean nets vs the untrained layer) keeps an effect; C1's clean accuracy
     row holds by construction (same accuracy, within the margin)."""
-    table = claims.claims_table(config, paper_like(tmp_path, adversarial_effect=False))
+    table = claims_table(config, paper_like(tmp_path, adversarial_effect=False))
     kept = {("C4", "contrastive, pgd"), ("C1", "supervised, clean accuracy")}
     for item in table.itertuples():
         if item.claim.startswith("C6"):
             continue
-        expected = claims.SUPPORTED if (item.claim, item.scope) in kept else claims.NOT_SUPPORTED
+        expected = SUPPORTED if (item.claim, item.scope) in kept else NOT_SUPPORTED
         assert item.verdict == expected, (item.claim, item.scope, item.estimate)
 
 
@@ -184,8 +187,8 @@ def test_a_difference_within_the_twin_spread_is_not_an_effect(tmp_path, config):
     twin = (frame["variant"] == "clean_twin") & (frame["measure"] == "purity")
     frame.loc[twin, "value"] += 0.5  # clean-to-clean differences as large as the effect
     frame.to_csv(files["supervised_summary"][0], index=False)
-    assert row(claims.claims_table(config, files), "C1", "supervised")["verdict"] == \
-        claims.NOT_SUPPORTED
+    assert row(claims_table(config, files), "C1", "supervised")["verdict"] == \
+        NOT_SUPPORTED
 
 
 def image_per_seed(seeds, gain):
@@ -204,11 +207,11 @@ def image_per_seed(seeds, gain):
 
 
 @pytest.mark.parametrize(("seeds", "gain", "verdict"), [
-    (5, 0.3, claims.SUPPORTED), (5, 0.0, claims.NOT_SUPPORTED), (1, 0.3, claims.INDICATIVE)])
+    (5, 0.3, SUPPORTED), (5, 0.0, NOT_SUPPORTED), (1, 0.3, INDICATIVE)])
 def test_image_rows_are_paired_by_seed(tmp_path, config, seeds, gain, verdict):
     files = {**paper_like(tmp_path), **inputs(tmp_path, images_digits=image_per_seed(seeds,
                                                                                      gain))}
-    table = claims.claims_table(config, files)
+    table = claims_table(config, files)
     for attack in ("AutoAttack", "PGD-20"):
         c6 = row(table, "C6-digits", f"digits classes, supervised, {attack}")
         assert c6["verdict"] == verdict and c6["n_seeds"] == seeds
@@ -217,20 +220,20 @@ def test_image_rows_are_paired_by_seed(tmp_path, config, seeds, gain, verdict):
 
 def test_image_branch_off_says_why(tmp_path, config):
     config = {**config, "images": {**config["images"], "cifar10": "no GPU visible: run it"}}
-    c6 = row(claims.claims_table(config, paper_like(tmp_path)), "C6", "CIFAR-10")
-    assert c6["verdict"] == claims.NOT_EVALUATED and c6["detail"] == "no GPU visible: run it"
+    c6 = row(claims_table(config, paper_like(tmp_path)), "C6", "CIFAR-10")
+    assert c6["verdict"] == NOT_EVALUATED and c6["detail"] == "no GPU visible: run it"
 
 
 def test_missing_inputs_are_reported_not_dropped(tmp_path, config):
     files = paper_like(tmp_path)
     del files["pair_loss"], files["pair_attack"], files["contrastive_summary"]
-    table = claims.claims_table(config, files)
+    table = claims_table(config, files)
     assert (table.loc[table["claim"].isin(["C3", "C4"]), "verdict"]
-            == claims.NOT_EVALUATED).all()
+            == NOT_EVALUATED).all()
 
 
 def test_markdown_lists_every_row(tmp_path, config):
-    table = claims.claims_table(config, paper_like(tmp_path))
-    text = claims.markdown(table, config["claims"])
+    table = claims_table(config, paper_like(tmp_path))
+    text = claims_markdown(table, config["claims"])
     assert text.count("\n| C") == len(table)
     assert "**supported**" in text and "not evaluated" in text and "Holm" in text

@@ -4,7 +4,7 @@ import pytest
 import yaml
 from conftest import run_snakemake
 
-from advpretrain.config import ConfigError, validate_config
+from advpretrain.workflow.config import ConfigError, validate_config
 
 
 @pytest.mark.parametrize("path, value, key", [

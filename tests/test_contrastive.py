@@ -7,12 +7,13 @@ import pandas as pd
 import pytest
 import torch
 
-from advpretrain import settings
-from advpretrain.contrastive import loss_increase, training_frame
-from advpretrain.networks import TwoLayerNets
-from advpretrain.simulation import attack_frame, job_adversary, pair_loss_rows, training_log_frame
-from advpretrain.sparse_coding import DataModel, contrastive_pairs, orthogonal_dictionary
-from advpretrain.tasks import TASKS, split_by_pair_type
+from advpretrain.model.networks import TwoLayerNets
+from advpretrain.model.sparse_coding import DataModel, contrastive_pairs, orthogonal_dictionary
+from advpretrain.model.tasks import TASKS, split_by_pair_type
+from advpretrain.simulation.evaluate_pair_loss import loss_increase, training_frame
+from advpretrain.simulation.jobs import attack_frame, job_adversary
+from advpretrain.simulation.pretrain import pair_loss_rows, training_log_frame
+from advpretrain.workflow import params as settings
 
 MODEL = DataModel(d=20, s=3, sigma=0.05)
 N_PAIRS = 4000

@@ -5,7 +5,7 @@ import re
 
 from conftest import REPO
 
-from advpretrain import config_docs
+from advpretrain.workflow import config_docs
 
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 # A backticked repository path: `advpretrain/x.py`, `config/test.yaml`, `rules/cifar.smk`, ...
@@ -14,7 +14,7 @@ PATH = re.compile(r"`((?:advpretrain|config|rules|scripts|schemas|envs|requireme
 
 
 def test_config_reference_is_up_to_date():
-    assert config_docs.main(["--check"]) == 0, "run `make docs` and commit docs/config_reference.md"
+    assert config_docs.write_config_reference(["--check"]) == 0, "run `make docs` and commit docs/config_reference.md"
 
 
 def test_paths_named_in_the_docs_exist():

@@ -8,12 +8,12 @@ import pytest
 import torch
 import yaml
 
-from advpretrain import downstream as ds
-from advpretrain import settings
-from advpretrain.config import validate_config
-from advpretrain.measures import feature_coefficients, node_measures
-from advpretrain.seeding import numpy_rng, torch_generator
-from advpretrain.sparse_coding import DataModel, make_dataset
+from advpretrain.core.seeding import numpy_rng, torch_generator
+from advpretrain.model.measures import feature_coefficients, node_measures
+from advpretrain.model.sparse_coding import DataModel, make_dataset
+from advpretrain.simulation import heads as ds
+from advpretrain.workflow import params as settings
+from advpretrain.workflow.config import validate_config
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -84,20 +84,21 @@ def test_frozen_nets_train_only_the_head(config):
 
 def test_random_baseline_is_the_pretraining_initialisation(config, tmp_path):
     """The baseline's random layer and the supervised pre-training job start from the same W."""
-    from advpretrain import simulation
-    from advpretrain.sparse_coding import make_data
+    from advpretrain.simulation import jobs as simulation
+    from advpretrain.simulation.pretrain import pretrain
+    from advpretrain.simulation.sparse_coding_data import sparse_coding_data
 
     config["simulation"]["training"]["steps"] = 1
     config["simulation"]["training"]["lr"] = 1e-30  # one step that cannot move W
     paths = []
     for seed in range(config["simulation"]["seeds"]):
         paths.append(str(tmp_path / f"seed{seed}.npz"))
-        make_data(settings.sparse_coding_data(config, seed), {}, {"data": paths[-1]})
+        sparse_coding_data(settings.sparse_coding_data(config, seed), {}, {"data": paths[-1]})
     outputs = {"model": str(tmp_path / "m.pt"), "log_csv": str(tmp_path / "log.csv")}
-    simulation.pretrain(settings.pretrain(config, "supervised", "gate"), {"data": paths}, outputs)
+    pretrain(settings.pretrain(config, "supervised", "gate"), {"data": paths}, outputs)
     pretrained, _ = simulation.load_networks(outputs["model"], _fingerprint(config))
     stage = settings.downstream_baselines(config, "gate")
-    from advpretrain.seeding import derive_seed
+    from advpretrain.core.seeding import derive_seed
     initial = simulation.initial_networks(
         stage["architecture"], len(paths), [{}],
         torch_generator(derive_seed(config["base_seed"], "pretrain", "supervised", "gate")))
@@ -105,7 +106,7 @@ def test_random_baseline_is_the_pretraining_initialisation(config, tmp_path):
 
 
 def _fingerprint(config):
-    from advpretrain.canonical import fingerprint
+    from advpretrain.core.canonical import fingerprint
     return fingerprint(settings.pretrain(config, "supervised", "gate"))
 
 

@@ -6,8 +6,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from advpretrain.evaluation import ensemble
-from advpretrain.evaluation.attacks import perturb
+from advpretrain.core.seeding import numpy_rng
+from advpretrain.evaluation import adaptive, ensemble
+from advpretrain.evaluation.adaptive import step_sizes
+from advpretrain.evaluation.adaptive import adaptive_pgd
 from advpretrain.evaluation.bounds import (
     activation_image,
     certified,
@@ -18,25 +20,20 @@ from advpretrain.evaluation.bounds import (
     preactivation_bounds,
     transfer_robust,
 )
-from advpretrain.evaluation.ensemble import (
-    adaptive_pgd,
-    ensemble_plan,
-    ensemble_spec,
-    movement_attack,
-    worst_case,
-)
+from advpretrain.evaluation.core import perturb
+from advpretrain.evaluation.ensemble import ensemble_plan, ensemble_spec, worst_case
 from advpretrain.evaluation.grid import attacked_inputs
+from advpretrain.evaluation.movement import movement_attack
 from advpretrain.evaluation.surrogates import (
     SurrogateNets,
     effective_surrogate,
     surrogate_activation,
 )
-from advpretrain.networks import ACTIVATIONS, TwoLayerNets
-from advpretrain.seeding import numpy_rng
-from advpretrain.simulation import minibatch_sampler
-from advpretrain.sparse_coding import DataModel, labelled_sample, orthogonal_dictionary
-from advpretrain.tasks import TASKS
-from advpretrain.training import Adversary, train_networks
+from advpretrain.model.networks import ACTIVATIONS, TwoLayerNets
+from advpretrain.model.sparse_coding import DataModel, labelled_sample, orthogonal_dictionary
+from advpretrain.model.tasks import TASKS
+from advpretrain.model.training import Adversary, train_networks
+from advpretrain.simulation.jobs import minibatch_sampler
 
 SUPERVISED, CONTRASTIVE = TASKS["supervised"], TASKS["contrastive"]
 THRESHOLD = 0.3
@@ -124,9 +121,9 @@ def test_ensemble_spec_keys_and_step_rules():
     with pytest.raises(ValueError, match="unknown ensemble keys"):
         ensemble_spec({"step": 10})
     assert ensemble_spec({"steps": 7})["restarts"] == ensemble.DEFAULT_ENSEMBLE["restarts"]
-    assert ensemble.step_sizes(8, "halving") == [1, 1, 0.5, 0.5, 0.25, 0.25, 0.125, 0.125]
-    assert ensemble.step_sizes(1, "halving") == [1.0]  # FGM
-    assert ensemble.step_sizes(10, "madry") == [0.25] * 10  # attacks.pgd_step_size
+    assert step_sizes(8, "halving") == [1, 1, 0.5, 0.5, 0.25, 0.25, 0.125, 0.125]
+    assert step_sizes(1, "halving") == [1.0]  # FGM
+    assert step_sizes(10, "madry") == [0.25] * 10  # attacks.pgd_step_size
 
 
 def small_nets(activation="gate", n=3, hidden=8, d=5, seed=0, score_scale=1.0):
@@ -188,7 +185,7 @@ def test_the_ensemble_breaks_what_the_paper_attack_misses(trained):
 
 def test_recorded_inputs_are_in_the_ball_and_give_the_recorded_margins(trained, monkeypatch):
     nets, z, y = trained
-    monkeypatch.setattr(ensemble, "CACHE_ELEMENTS", 3 * 40 * 128)  # chunks of 128 samples
+    monkeypatch.setattr(adaptive, "CACHE_ELEMENTS", 3 * 40 * 128)  # chunks of 128 samples
     eps = torch.tensor([0.0, 0.3, 0.6])
     for norm, scale in (("l2", 1.0), ("linf", 0.25)):
         found = worst_case(nets, SUPERVISED, (z,), y, eps * scale, norm, CHEAP,

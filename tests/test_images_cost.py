@@ -8,10 +8,11 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from advpretrain import settings
-from advpretrain.images import cost, cost_table, gpus
+from advpretrain.images import cost, cost_table
 from advpretrain.images.datasets import split_sizes
 from advpretrain.images.models import Classifier, ContrastiveModel, build_encoder
+from advpretrain.workflow import image_branch as gpus
+from advpretrain.workflow import params as settings
 
 
 @pytest.mark.parametrize("dataset, model", [("cifar10", {"arch": "resnet18", "width": 64}),
@@ -31,7 +32,7 @@ def test_forward_flops_match_torch_flop_counter(dataset, model):
 
 
 def test_docs_cost_table_is_generated_from_the_config():
-    assert cost_table.main(["--check"]) == 0, "run `make docs` and commit docs/cifar10.md"
+    assert cost_table.write_cost_table(["--check"]) == 0, "run `make docs` and commit docs/cifar10.md"
 
 
 def test_gpu_budget_profile_fits_thirty_minutes_on_an_h100():

@@ -15,13 +15,13 @@ import torchattacks
 from test_cifar_data import make_arrays, tiny_config, write_cifar_archive
 from torch import nn
 
-from advpretrain import settings
+from advpretrain.evaluation.core import frozen, linf_pgd
 from advpretrain.images import evaluate as image_evaluate
 from advpretrain.images import external
-from advpretrain.images.attacks import frozen, linf_pgd
 from advpretrain.images.evaluate import autoattack, autoattack_plan, unit_purification
 from advpretrain.images.models import Classifier, ResNet18Encoder, SmallCNNEncoder
 from advpretrain.images.runtime import configure
+from advpretrain.workflow import params as settings
 
 torch.set_num_threads(1)
 EXAMPLES = Path(pyautoattack.__file__).parent / "examples"
@@ -115,19 +115,9 @@ def test_our_pgd_agrees_with_torchattacks(digit_model):
         (ours,) = linf_pgd(lambda x: F.cross_entropy(model(x), labels, reduction="sum"),
                            (images,), 2 / 16, 0.5 / 16, 5, generator)
     # Ours starts at a random point of the ball; from the clean point it matches torchattacks.
-    zero = torch.Generator().manual_seed(0)
-    real_uniform = torch.Tensor.uniform_
-
-    def no_start(tensor, low=0.0, high=1.0, *, generator=None):
-        return tensor.zero_() if low < 0 else real_uniform(tensor, low, high, generator=generator)
-    torch.Tensor.uniform_ = no_start
-    try:
-        with frozen(model):
-            (from_clean,) = linf_pgd(lambda x: F.cross_entropy(model(x), labels,
-                                                               reduction="none"),
-                                     (images,), 2 / 16, 0.5 / 16, 5, zero)
-    finally:
-        torch.Tensor.uniform_ = real_uniform
+    with frozen(model):
+        (from_clean,) = linf_pgd(lambda x: F.cross_entropy(model(x), labels, reduction="none"),
+                                 (images,), 2 / 16, 0.5 / 16, 5, generator, random_start=False)
     assert torch.allclose(from_clean, expected, atol=1e-6)
     assert not torch.equal(ours, from_clean)
 
@@ -222,7 +212,7 @@ def test_external_checkpoint_evaluates_end_to_end(tmp_path, fast_square):
     outputs = {name: str(tmp_path / f"{name}.{suffix}") for name, suffix in (
         ("heads", "pt"), ("log_csv", "csv"), ("metrics", "csv"), ("robustness", "csv"),
         ("purification", "csv"))}
-    extra = external.evaluate_external(
+    extra = external.images_external(
         settings.images_external(config, "cifar10", "model_test"),
         {"data": str(tmp_path / "cifar10.npz"), "checkpoint": str(EXAMPLES / "model_test.pt")},
         outputs, settings.images_options(config, "cifar10"),

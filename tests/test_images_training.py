@@ -11,14 +11,12 @@ import torch.nn.functional as F
 from test_cifar_data import make_arrays, tiny_config, write_cifar_archive
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from advpretrain import settings
-from advpretrain.canonical import fingerprint
-from advpretrain.config import ConfigError, validate_config
-from advpretrain.errors import NonFiniteLoss, StaleModel, UserError
-from advpretrain.fileio import load_torch
+from advpretrain.core.canonical import fingerprint
+from advpretrain.core.errors import NonFiniteLoss, StaleModel, UserError
+from advpretrain.core.fileio import load_torch
+from advpretrain.evaluation.core import frozen, linf_pgd
 from advpretrain.images import linear as image_linear
 from advpretrain.images import train as image_train
-from advpretrain.images.attacks import frozen, linf_pgd
 from advpretrain.images.augment import crop_flip, simclr_view
 from advpretrain.images.losses import contrastive_logits, nt_xent
 from advpretrain.images.models import (
@@ -33,6 +31,8 @@ from advpretrain.images.models import (
 )
 from advpretrain.images.optim import LARS, FiniteGuard, schedule_factor
 from advpretrain.images.runtime import configure
+from advpretrain.workflow import params as settings
+from advpretrain.workflow.config import ConfigError, validate_config
 
 torch.set_num_threads(1)
 SHIFT = {"shift": 4, "flip": True}
@@ -234,7 +234,7 @@ def cifar_arrays(tmp_path_factory):
 
 def _pretrain(config, data, folder, variant, seed=0):
     paths = [folder / name for name in ("encoder.pt", "log.csv", "resume.pt")]
-    return paths, image_train.pretrain(
+    return paths, image_train.images_pretrain(
         settings.images_pretrain(config, "cifar10", variant, seed), {"data": str(data)},
         {"encoder": str(paths[0]), "log_csv": str(paths[1])},
         settings.images_options(config, "cifar10"), settings.untracked(path=str(paths[2])))

@@ -4,14 +4,14 @@ import pandas as pd
 import pytest
 import torch
 
-from advpretrain.measures import (
+from advpretrain.model.measures import (
     feature_coefficients,
     firing_rates,
     mean_live_purity,
     node_measures,
     summarise_nodes,
 )
-from advpretrain.networks import TwoLayerNets
+from advpretrain.model.networks import TwoLayerNets
 
 
 def test_pure_node_scores_one_and_even_mix_one_over_sqrt_d():

@@ -1,6 +1,6 @@
 import torch
 
-from advpretrain.networks import ACTIVATIONS, TwoLayerNets, gate, logistic_loss
+from advpretrain.model.networks import ACTIVATIONS, TwoLayerNets, gate, logistic_loss
 
 
 def test_gate_zeroes_small_values_and_keeps_large_ones():

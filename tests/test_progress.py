@@ -2,7 +2,7 @@
 
 import io
 
-from advpretrain.progress import Progress
+from advpretrain.core.progress import Progress
 
 
 def test_one_plain_line_per_report():

@@ -14,11 +14,14 @@ import torch
 import yaml
 from conftest import REPO
 
-from advpretrain import fileio, settings, simulation
-from advpretrain.canonical import fingerprint
-from advpretrain.errors import InputDataError, NonFiniteLoss, StaleModel
-from advpretrain.sparse_coding import make_data
-from advpretrain.training import check_finite
+from advpretrain.core import fileio
+from advpretrain.core.canonical import fingerprint
+from advpretrain.core.errors import InputDataError, NonFiniteLoss, StaleModel
+from advpretrain.model.training import check_finite
+from advpretrain.simulation import jobs as simulation
+from advpretrain.simulation.pretrain import pretrain as pretrain_stage
+from advpretrain.simulation.sparse_coding_data import sparse_coding_data
+from advpretrain.workflow import params as settings
 
 MODEL = "results/simulation/supervised/gate/pretrained.pt"
 RESUME = "results/resume/pretrain_supervised_gate.pt"
@@ -81,13 +84,13 @@ def test_check_finite_names_step_and_networks():
 
 def data_file(config, folder):
     path = folder / "seed0.npz"
-    make_data(settings.sparse_coding_data(config, 0), {}, {"data": str(path)})
+    sparse_coding_data(settings.sparse_coding_data(config, 0), {}, {"data": str(path)})
     return path
 
 
 def pretrain(config, data, folder):
     outputs = {"model": str(folder / "pretrained.pt"), "log_csv": str(folder / "log.csv")}
-    simulation.pretrain(settings.pretrain(config, "supervised", "gate"), {"data": [str(data)]},
+    pretrain_stage(settings.pretrain(config, "supervised", "gate"), {"data": [str(data)]},
                         outputs)
     return outputs["model"]
 
@@ -131,7 +134,7 @@ def test_user_errors_end_the_log_with_one_line(tmp_path):
     def stage(settings, inputs, outputs):
         raise InputDataError("data/x.tar.gz is missing: put it there")
 
-    from advpretrain.workflow import run
+    from advpretrain.workflow.run import run
     with pytest.raises(SystemExit):
         run(job, stage)
     lines = log.read_text().splitlines()

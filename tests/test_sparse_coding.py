@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from advpretrain.seeding import derive_seed, numpy_rng
-from advpretrain.sparse_coding import (
+from advpretrain.core.seeding import derive_seed, numpy_rng
+from advpretrain.model.sparse_coding import (
     DataModel,
     labelled_sample,
     make_dataset,

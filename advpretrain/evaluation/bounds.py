@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import torch
 
-from ..networks import ACTIVATIONS, TwoLayerNets
-from .attacks import NORMS
+from advpretrain.evaluation.core import NORMS
+from advpretrain.model.networks import ACTIVATIONS, TwoLayerNets
 
 Interval = tuple[torch.Tensor, torch.Tensor]
 

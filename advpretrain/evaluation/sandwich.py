@@ -14,8 +14,8 @@ from collections.abc import Iterator, Mapping
 
 import torch
 
-from .bounds import certified
-from .ensemble import worst_case
+from advpretrain.evaluation.bounds import certified
+from advpretrain.evaluation.ensemble import worst_case
 
 SPEC_KEYS = ("steps", "restarts", "surrogates")
 

@@ -27,7 +27,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ..networks import ACTIVATIONS, TwoLayerNets
+from advpretrain.model.networks import ACTIVATIONS, TwoLayerNets
 
 Activation = Callable[[torch.Tensor, float], torch.Tensor]
 SMOOTH_PREFIX = "smooth_"

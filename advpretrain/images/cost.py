@@ -29,8 +29,8 @@ throughput benchmark (benchmarks/images_throughput.py) measures the real figure 
 
 import math
 
-from .architecture import encoder_layers, feature_dim, flops, linear
-from .datasets import spec
+from advpretrain.images.architecture import encoder_layers, feature_dim, flops, linear
+from advpretrain.images.datasets import spec
 
 # Dense peak FLOP/s: bf16 (training under autocast) and TF32 (float32 evaluation: cuDNN
 # convolutions use TF32 by default). The reference is the H100 SXM.

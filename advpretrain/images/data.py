@@ -20,9 +20,9 @@ import numpy as np
 import torch
 from torchvision.datasets.utils import check_integrity, download_url, extract_archive
 
-from .. import fileio
-from ..errors import InputDataError
-from ..seeding import derive_seed, numpy_rng
+from advpretrain.core import fileio
+from advpretrain.core.errors import InputDataError
+from advpretrain.core.seeding import derive_seed, numpy_rng
 
 ARCHIVE_NAME = "cifar-10-python.tar.gz"
 BATCH_FOLDER = "cifar-10-batches-py"
@@ -133,7 +133,7 @@ def _digits_arrays(settings):
     return arrays, {"train": train, "val": val, "test": test}, seed, source
 
 
-def make_data(settings, inputs, outputs, source) -> dict:
+def images_data(settings, inputs, outputs, source) -> dict:
     """The data set's train / val / test arrays (counts, uint8) and the split's provenance.
     ``source`` (CIFAR-10: root, url, download) says where the archive is: not a setting."""
     dataset = settings["dataset"]

@@ -48,3 +48,8 @@ def split_sizes(dataset: str, data: dict) -> dict:
         return {"train": facts.train_images - val, "val": val, "test": facts.test_images}
     val, test = data["validation_size"], data["test_size"]
     return {"train": facts.train_images - val - test, "val": val, "test": test}
+
+
+def pixel_budget(attack, levels):
+    """(eps, step size) in pixels of an attack given in grey levels ({"eps", "step", ...})."""
+    return attack["eps"] / levels, attack["step"] / levels

@@ -20,15 +20,15 @@ import torch
 from pyautoattack import AutoAttack
 from torch import nn
 
-from .. import fileio
-from ..errors import UserError
-from ..seeding import derive_seed, torch_generator
-from .attacks import budget, frozen, linf_pgd
-from .data import load_split
-from .datasets import spec
-from .linear import load_encoder, load_heads
-from .losses import cross_entropy
-from .runtime import Stopwatch, configure
+from advpretrain.core import fileio
+from advpretrain.core.errors import UserError
+from advpretrain.core.seeding import derive_seed, torch_generator
+from advpretrain.evaluation.core import frozen, linf_pgd
+from advpretrain.images.data import load_split
+from advpretrain.images.datasets import pixel_budget, spec
+from advpretrain.images.linear import load_encoder, load_heads
+from advpretrain.images.losses import cross_entropy
+from advpretrain.images.runtime import Stopwatch, configure
 
 DEAD_ACTIVATION = 1e-6  # a unit whose class means all lie within this of each other is dead
 STANDARD = ("apgd-ce", "apgd-t", "fab-t", "square")  # AutoAttack "standard", in its order
@@ -84,7 +84,7 @@ def check_autoattack(task, auto, pgd, images, steps):
 
 def pgd_flags(model, images_uint8, labels, attack, batch, generator, runtime):
     """Per-image flags: still correct after PGD (``attack`` in grey levels)."""
-    eps, step = budget(attack, runtime.levels)
+    eps, step = pixel_budget(attack, runtime.levels)
     flags = []
     for start in range(0, len(images_uint8), batch):
         target = labels[start:start + batch]
@@ -203,7 +203,7 @@ def write_evaluation(outputs, rows, grid, units, labels):
     fileio.write_csv(outputs["purification"], units)
 
 
-def evaluate(settings: Mapping, inputs: Mapping, outputs: Mapping, options) -> dict:
+def images_evaluate(settings: Mapping, inputs: Mapping, outputs: Mapping, options) -> dict:
     """Clean, PGD and AutoAttack accuracy of one encoder's heads, and purification."""
     dataset = settings["dataset"]
     runtime = configure(options, levels=spec(dataset).levels)  # float32: attacks at full strength

@@ -28,14 +28,14 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from .. import fileio
-from ..errors import InputDataError
-from ..seeding import derive_seed
-from .datasets import spec
-from .evaluate import evaluate_encoder, write_evaluation
-from .linear import fit_heads, freeze, heads_checkpoint
-from .models import ResNet18Encoder, build_encoder, single_branch_state
-from .runtime import Stopwatch, configure, save_checkpoint
+from advpretrain.core import fileio
+from advpretrain.core.errors import InputDataError
+from advpretrain.core.seeding import derive_seed
+from advpretrain.images.datasets import spec
+from advpretrain.images.evaluate import evaluate_encoder, write_evaluation
+from advpretrain.images.linear import fit_heads, freeze, heads_checkpoint
+from advpretrain.images.models import ResNet18Encoder, build_encoder, single_branch_state
+from advpretrain.images.runtime import Stopwatch, configure, save_checkpoint
 
 WRAPPERS = ("state_dict", "model", "net", "encoder")
 PREFIXES = ("module.", "model.", "encoder.", "backbone.")
@@ -147,7 +147,7 @@ def load_external(path, branch, dataset, runtime):
                                             **found}
 
 
-def evaluate_external(settings: Mapping, inputs: Mapping, outputs: Mapping, options,
+def images_external(settings: Mapping, inputs: Mapping, outputs: Mapping, options,
                       resume) -> dict:
     """SLF heads, PGD and AutoAttack on the encoder of a user-given checkpoint."""
     dataset, name = settings["dataset"], settings["name"]

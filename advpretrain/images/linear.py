@@ -15,16 +15,23 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .. import fileio
-from ..canonical import fingerprint
-from ..seeding import derive_seed, torch_generator
-from .augment import crop_flip
-from .data import load_split
-from .datasets import spec
-from .losses import cross_entropy
-from .models import build_encoder, single_branch_state
-from .optim import FiniteGuard, Totals, batches, fit, make_optimizer, require_batches
-from .runtime import Stopwatch, configure, load_checkpoint, save_checkpoint
+from advpretrain.core import fileio
+from advpretrain.core.canonical import fingerprint
+from advpretrain.core.seeding import derive_seed, torch_generator
+from advpretrain.images.augment import crop_flip
+from advpretrain.images.data import load_split
+from advpretrain.images.datasets import spec
+from advpretrain.images.losses import cross_entropy
+from advpretrain.images.models import build_encoder, single_branch_state
+from advpretrain.images.optim import (
+    FiniteGuard,
+    Totals,
+    batches,
+    fit,
+    make_optimizer,
+    require_batches,
+)
+from advpretrain.images.runtime import Stopwatch, configure, load_checkpoint, save_checkpoint
 
 
 def load_encoder(path: str, expected_fingerprint: str, runtime) -> nn.Module:
@@ -136,7 +143,7 @@ def load_heads(path, expected_fingerprint, runtime):
     return loaded
 
 
-def train_linear(settings: Mapping, inputs: Mapping, outputs: Mapping, options, resume) -> dict:
+def images_linear(settings: Mapping, inputs: Mapping, outputs: Mapping, options, resume) -> dict:
     """Clean linear heads for every downstream task on one pre-trained encoder."""
     dataset = settings["dataset"]
     runtime = configure(options, settings["bf16"], spec(dataset).levels)

@@ -17,8 +17,8 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from .architecture import CNN_POOL_AFTER, feature_dim
-from .datasets import spec
+from advpretrain.images.architecture import CNN_POOL_AFTER, feature_dim
+from advpretrain.images.datasets import spec
 
 BRANCHES = ("clean", "adversarial")
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import torch
 
-from .. import fileio
-from ..errors import NonFiniteLoss
-from ..progress import Progress
+from advpretrain.core import fileio
+from advpretrain.core.errors import NonFiniteLoss
+from advpretrain.core.progress import Progress
 
 
 class LARS(torch.optim.Optimizer):

@@ -14,12 +14,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .. import fileio
-from ..canonical import plain
-from ..intervals import t_interval
-from ..plotting import save
-from ..tables import read_csvs
-from .datasets import spec
+from advpretrain.core import fileio
+from advpretrain.core.canonical import plain
+from advpretrain.core.statistics import t_interval
+from advpretrain.core.tables import read_csvs
+from advpretrain.figures.style import save
+from advpretrain.images.datasets import spec
 
 ACCURACIES = {"clean_accuracy": "clean", "pgd_accuracy": "PGD", "autoattack_accuracy": "AutoAttack"}
 TIME_COLUMNS = ["gpu_minutes", "wall_minutes", "device"]
@@ -126,7 +126,7 @@ def caption(summary, dataset, eps, levels, confidence):
             "participation ratio of the penultimate units (fewer = purer).")
 
 
-def markdown(summary, text):
+def markdown_table(summary, text):
     lines = ["| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
     lines += ["| " + " | ".join(row) + " |" for row in _formatted(summary)]
     return "\n".join(lines) + f"\n\n{text}\n"
@@ -187,7 +187,7 @@ def results_figure(summary, grid, units, variants, title, stem):
     save(fig, stem)
 
 
-def write_report(settings, inputs, outputs) -> None:
+def images_report(settings, inputs, outputs) -> None:
     """per_seed.csv, the summary table (CSV, Markdown, LaTeX) and the figure of one data set."""
     dataset, confidence = settings["dataset"], settings["confidence"]
     variants = {v["variant"]: v for v in plain(settings["variants"])}
@@ -201,7 +201,7 @@ def write_report(settings, inputs, outputs) -> None:
     fileio.write_csv(outputs["table_csv"], summary)
     text = caption(summary, dataset, settings["eps"], spec(dataset).levels, confidence)
     with fileio.atomic_path(outputs["table_md"]) as tmp:
-        tmp.write_text(markdown(summary, text))
+        tmp.write_text(markdown_table(summary, text))
     with fileio.atomic_path(outputs["table_tex"]) as tmp:
         tmp.write_text(latex(summary, text))
     stem = Path(outputs["figure_pdf"]).with_suffix("")

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import torch
 
-from .. import fileio
-from ..canonical import fingerprint
-from ..errors import StaleModel, UserError
+from advpretrain.core import fileio
+from advpretrain.core.canonical import fingerprint
+from advpretrain.core.errors import StaleModel, UserError
 
 
 @dataclass

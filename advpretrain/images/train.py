@@ -24,19 +24,26 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from .. import fileio
-from ..canonical import fingerprint
-from ..errors import UserError
-from ..seeding import derive_seed, torch_generator
-from .attacks import budget, frozen, linf_pgd
-from .augment import crop_flip, simclr_view
-from .cost import cpu_refusal, pretrain_flops
-from .data import load_split
-from .datasets import spec
-from .losses import contrastive_logits, cross_entropy, nt_xent
-from .models import Classifier, ContrastiveModel, build_encoder, set_branch
-from .optim import FiniteGuard, Totals, batches, fit, make_optimizer, require_batches
-from .runtime import Stopwatch, configure, save_checkpoint
+from advpretrain.core import fileio
+from advpretrain.core.canonical import fingerprint
+from advpretrain.core.errors import UserError
+from advpretrain.core.seeding import derive_seed, torch_generator
+from advpretrain.evaluation.core import frozen, linf_pgd
+from advpretrain.images.augment import crop_flip, simclr_view
+from advpretrain.images.cost import cpu_refusal, pretrain_flops
+from advpretrain.images.data import load_split
+from advpretrain.images.datasets import pixel_budget, spec
+from advpretrain.images.losses import contrastive_logits, cross_entropy, nt_xent
+from advpretrain.images.models import Classifier, ContrastiveModel, build_encoder, set_branch
+from advpretrain.images.optim import (
+    FiniteGuard,
+    Totals,
+    batches,
+    fit,
+    make_optimizer,
+    require_batches,
+)
+from advpretrain.images.runtime import Stopwatch, configure, save_checkpoint
 
 
 class Selection:
@@ -99,7 +106,7 @@ def accuracy(model, images_uint8, labels, batch, runtime):
 
 def robust_accuracy(model, images_uint8, labels, attack, batch, generator, runtime):
     """PGD accuracy, the model frozen in eval mode (the caller sets the mode)."""
-    eps, step = budget(attack, runtime.levels)
+    eps, step = pixel_budget(attack, runtime.levels)
     correct = torch.zeros((), device=runtime.device)
     with frozen(model):
         for start in range(0, len(images_uint8), batch):
@@ -115,7 +122,7 @@ def robust_accuracy(model, images_uint8, labels, attack, batch, generator, runti
     return float(correct) / len(images_uint8)
 
 
-def pretrain(settings: Mapping, inputs: Mapping, outputs: Mapping, options, resume) -> dict:
+def images_pretrain(settings: Mapping, inputs: Mapping, outputs: Mapping, options, resume) -> dict:
     """Pre-train one variant's encoder for one seed: the encoder checkpoint and the epoch log."""
     dataset, variant, task = settings["dataset"], settings["variant"], settings["task"]
     adversarial, recipe, facts = settings["adversarial"], settings["recipe"], spec(dataset)
@@ -146,7 +153,7 @@ def pretrain(settings: Mapping, inputs: Mapping, outputs: Mapping, options, resu
     augment = settings["augment"]
     guard = FiniteGuard(runtime.device)
     if adversarial:
-        eps, step_size = budget(settings["attack"], facts.levels)
+        eps, step_size = pixel_budget(settings["attack"], facts.levels)
         attack_steps = settings["attack"]["steps"]
 
     def supervised_loss(images, labels):

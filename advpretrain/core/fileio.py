@@ -1,0 +1,120 @@
+"""Deterministic, atomic file output and the metadata recorded beside every result.
+"""
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import platform
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from advpretrain import __version__
+from advpretrain.core.canonical import unrecorded
+from advpretrain.core.errors import InputDataError
+
+# Fixed zip timestamps make .npz files byte-identical across runs (numpy's savez stamps "now").
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+def sha256_file(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path beside ``path``; rename it into place only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def save_arrays(path, arrays: dict) -> None:
+    """Write numpy arrays as a byte-reproducible .npz (loadable with ``np.load``)."""
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as archive:
+        for name in sorted(arrays):
+            buffer = io.BytesIO()
+            np.lib.format.write_array(buffer, np.ascontiguousarray(arrays[name]),
+                                      allow_pickle=False)
+            entry = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_EPOCH)
+            archive.writestr(entry, buffer.getvalue())
+
+
+def load_arrays(path) -> dict:
+    path = Path(path)
+    if not path.exists():
+        raise InputDataError(f"{path} is missing: rerun the rule that makes it")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {name: archive[name] for name in archive.files}
+    except (zipfile.BadZipFile, ValueError, OSError) as error:
+        raise InputDataError(f"{path} is corrupt ({error}); delete it and rerun the workflow"
+                             ) from error
+
+
+def save_torch(path, obj) -> None:
+    # Through a buffer: torch names the archive's inner folder after the file, and the temporary
+    # file's random name would make the bytes differ between runs.
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buffer.getvalue())
+
+
+def load_torch(path):
+    """Load a checkpoint safely (tensors and plain containers only)."""
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def write_csv(path, frame) -> None:
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False, float_format="%.6g")
+
+
+def write_json(path, payload) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def _hashes(named) -> dict[str, str]:
+    paths = [p for value in named for p in ([value] if isinstance(value, str) else value)]
+    return {str(path): sha256_file(path) for path in paths}
+
+
+def provenance(rule: str, wildcards: dict, settings, inputs: dict, outputs, **extra) -> dict:
+    """What is recorded beside each output: the rule and wildcards, the settings the job read
+    (with their hash), the sha256 of every input (data and code) and output, package versions,
+    and what the stage adds (its seeds; timings for GPU stages)."""
+    settings = unrecorded(settings)
+    return {
+        "rule": rule,
+        "wildcards": wildcards,
+        "settings": settings,
+        "settings_sha256": hashlib.sha256(
+            json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest(),
+        "inputs": _hashes(inputs.values()),
+        "outputs": _hashes(outputs),
+        "versions": {
+            "advpretrain": __version__,
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+        },
+        **extra,
+    }

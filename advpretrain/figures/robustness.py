@@ -1,0 +1,78 @@
+"""Figures of the robustness evaluation (issue: attacks no one can lower): the movement of the
+hidden representation under attack (C2) and Nern et al.'s transfer bound against the measured
+robust accuracy of the clean downstream heads (C5). From the CSVs alone.
+"""
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from advpretrain.core.tables import read_csvs
+from advpretrain.figures.style import finish_grid, main_variants, sandwich_figure, save, sns
+
+MOVEMENT = {"relative_movement": "movement / ||h(z)|| (attack)",
+            "relative_bound": "movement / ||h(z)|| (certified bound)",
+            "flip_share": "share of nodes flipped"}
+
+
+TRANSFER = {"measured_certified": "measured: certified", "measured_worst_case":
+            "measured: worst case", "transfer_attacked": "Nern bound, attacked movement",
+            "transfer_certified": "Nern bound, certified movement"}
+
+
+def plot_node_movement(inputs, settings, stem):
+    """How far the worst perturbation in the ball moves each pre-trained layer's
+    representation, relative to its size, and how many nodes flip, vs eps (C2)."""
+    frame, order = main_variants(read_csvs(inputs["movement"]), settings)
+    frame = frame.assign(relative_bound=frame["movement_bound"]
+                         / frame["representation_norm"].clip(lower=1e-12))
+    long = frame.melt(id_vars=["task", "variant", "seed", "norm", "eps"],
+                      value_vars=list(MOVEMENT), var_name="measure").assign(
+        measure=lambda f: f["measure"].map(MOVEMENT))
+    grid = sns.relplot(data=long, x="eps", y="value", hue="variant", hue_order=order,
+                       style="task", markers=True, row="measure", row_order=list(
+                           MOVEMENT.values()), col="norm", kind="line", errorbar="sd",
+                       height=2.5, aspect=1.3, facet_kws={"sharex": "col", "sharey": "row"})
+    finish_grid(grid, ("attack eps", ""), "{row_name} | {col_name}",
+                "Representation vulnerability of the pre-trained layers (mean and sd "
+                "over seeds)", stem, y=1.02)
+
+
+def plot_transfer_bound(inputs, settings, stem):
+    """Per downstream head at the reference budget: Nern et al.'s criterion (with the attacked
+    and with the certified movement) beside the measured certified and worst-case accuracy."""
+    frame = pd.concat([read_csvs(inputs["transfer"]), read_csvs(inputs["baselines"])],
+                      ignore_index=True)
+    long = frame.melt(id_vars=["task", "variant", "seed", "norm", "eps"],
+                      value_vars=list(TRANSFER), var_name="quantity").assign(
+        quantity=lambda f: f["quantity"].map(TRANSFER))
+    tasks = list(dict.fromkeys(long["task"]))
+    fig, axes = plt.subplots(1, len(tasks), figsize=(3.6 * len(tasks) + 1.5, 3.4),
+                             sharey=True, squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        part = long[long["task"] == task]
+        order = [v for v in [*settings["variants"], "purified", "end_to_end"]
+                 if v in set(part["variant"])]
+        sns.pointplot(data=part, x="variant", y="value", hue="quantity",
+                      hue_order=list(TRANSFER.values()), order=order, errorbar="sd",
+                      dodge=0.4, linestyle="none", ax=ax, legend=ax is axes[0][-1])
+        ax.set_title(task)
+        ax.set_xlabel("frozen layer")
+        ax.set_ylabel("downstream robust accuracy")
+        ax.set_ylim(-0.02, 1.02)
+        ax.tick_params(axis="x", labelrotation=30)
+    sns.move_legend(axes[0][-1], "upper left", bbox_to_anchor=(1, 1), fontsize=7)
+    first = frame.iloc[0]
+    fig.suptitle(f"Transfer bound of Nern et al. vs measured robust accuracy, "
+                 f"{first['norm']} eps={first['eps']:g} (mean and sd over seeds)")
+    fig.tight_layout()
+    save(fig, stem)
+
+
+def plot_threshold_study(inputs, settings, stem):
+    """Threshold study: the robust-accuracy sandwich of the pre-trained networks and of their
+    clean downstream heads (rows) at each gate threshold e (columns), clean vs adversarial."""
+    frame = read_csvs(inputs["study"])
+    order = [v for v in settings["variants"] if v in set(frame["variant"])]
+    frame = frame.assign(panel=frame["layer"] + " " + frame["norm"])
+    sandwich_figure(frame, "panel", "variant", order, stem, "Where are purified layers truly "
+                    "robust? Gate threshold e x attack budget", "test accuracy", col="threshold")

@@ -1,0 +1,117 @@
+"""Two-layer networks h(Z) = sigma(W Z), trained many at once.
+
+A ``TwoLayerNets`` holds N independent networks (one per seed and variant) as stacked tensors, so
+one batched matrix product trains them all; inputs have shape (N, batch, d).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def gate(v, threshold):
+    """sigma(v, e) = v * 1{|v| >= e}, with the paper's gradient 1{|v| >= e}.
+
+    hardshrink keeps |v| > lambda in one fused kernel (several times faster than the masked
+    product); lambda is the number of v's dtype just below e, so that |v| = e is kept as the
+    paper says. With e = 0 every v passes with gradient 1, zero included: the identity.
+    """
+    if threshold <= 0:
+        return v
+    edge = torch.tensor(float(threshold), dtype=v.dtype)
+    return F.hardshrink(v, torch.nextafter(edge, torch.zeros_like(edge)).item())
+
+
+def relu(v, threshold):
+    return F.relu(v - threshold)
+
+
+def symmetric_relu(v, threshold):
+    """relu(v - e) - relu(-v - e), which is softshrink (one fused kernel)."""
+    return F.softshrink(v, threshold)
+
+
+def tanh(v, threshold):
+    return torch.tanh(v)
+
+
+def softplus(v, threshold):
+    return F.softplus(v)
+
+
+ACTIVATIONS = {
+    "gate": gate,
+    "relu": relu,
+    "symmetric_relu": symmetric_relu,
+    "tanh": tanh,
+    "softplus": softplus,
+}
+
+
+def active(hidden: torch.Tensor) -> torch.Tensor:
+    """Where a node fires: its output is not zero (|v| >= e for the gate, v > e for relu, |v| > e
+    for the symmetric ReLU; tanh and softplus nodes fire on almost every input)."""
+    return hidden != 0
+
+
+def logistic_loss(margin):
+    """l(t) = log(1 + exp(-t)), computed stably."""
+    return F.softplus(-margin)
+
+
+class TwoLayerNets(nn.Module):
+    """N two-layer networks: hidden layer W (N, H, d), supervised head a (N, H)."""
+
+    def __init__(self, weight, head, activation, threshold, score_scale=1.0):
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; "
+                             f"choose from {sorted(ACTIVATIONS)}")
+        self.activation = activation
+        self.threshold = threshold
+        self.score_scale = score_scale
+        self.weight = nn.Parameter(weight.clone())
+        self.head = nn.Parameter(head.clone())
+
+    @staticmethod
+    def initial_parameters(n_models, hidden, d, init_scale, generator):
+        """Hidden weights N(0, init_scale^2 / d) and head N(0, 1 / H) for n_models networks."""
+        weight = torch.randn(n_models, hidden, d, generator=generator) * (init_scale / d**0.5)
+        head = torch.randn(n_models, hidden, generator=generator) / hidden**0.5
+        return weight, head
+
+    def hidden(self, z):
+        return ACTIVATIONS[self.activation](torch.bmm(z, self.weight.transpose(1, 2)),
+                                            self.threshold)
+
+    def forward(self, z):
+        """Supervised output f(Z) = a^T h(Z), shape (N, batch)."""
+        return torch.bmm(self.hidden(z), self.head.unsqueeze(-1)).squeeze(-1)
+
+    def score(self, z1, z2):
+        """Contrastive similarity s(Z, Z') = scale * h(Z)^T h(Z'), shape (N, batch)."""
+        return self.score_scale * (self.hidden(z1) * self.hidden(z2)).sum(-1)
+
+
+def seed_of_network(n_networks: int, n_seeds: int) -> torch.Tensor:
+    """The seed index of each network of a variant-major stack, shape (n_networks,)."""
+    return torch.arange(n_networks) % n_seeds
+
+
+def per_network(tensors, seed_of_networks: torch.Tensor) -> tuple:
+    """Expand per-seed tensors (S, ...) to per-network ones (N, ...)."""
+    return tuple(t[seed_of_networks] for t in tensors)
+
+
+def active_nodes(v: torch.Tensor, activation: str, threshold: float) -> torch.Tensor:
+    """Which nodes are on at pre-activations v: |v| >= e (gate), v > e (relu), |v| > e
+    (symmetric relu); tanh and softplus have no threshold, there "on" is the sign v > 0."""
+    if activation == "gate":
+        return v.abs() >= threshold
+    if activation == "relu":
+        return v > threshold
+    if activation == "symmetric_relu":
+        return v.abs() > threshold
+    return v > 0

@@ -1,0 +1,64 @@
+"""Contrastive stages (claims C3, C4): the loss of similar vs dissimilar pairs, clean and attacked.
+
+The contrastive networks are trained and evaluated by the shared stages of ``simulation`` with
+the contrastive task; this module adds what is specific to pairs: the loss and accuracy split
+into similar (Y=+1) and dissimilar (Y=-1) pairs over the eps grid after training
+(``pair_loss.csv``) and at fixed FGM budgets during training (``pair_loss_training.csv``, from
+the training log). The pair-attack study's table is ``pair_attack``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pandas as pd
+
+from advpretrain.core import fileio
+from advpretrain.core.canonical import plain
+from advpretrain.core.seeding import derive_seed, torch_generator
+from advpretrain.core.tables import label_columns
+from advpretrain.model.sparse_coding import load_data
+from advpretrain.model.tasks import TASKS
+from advpretrain.simulation.jobs import attack_frame, load_networks
+
+
+def loss_increase(frame: pd.DataFrame, by: tuple = ()) -> pd.DataFrame:
+    """``loss_increase`` = loss(eps) - loss(0) of the same network, pair type and norm."""
+    keys = [c for c in ("task", "activation", "variant", "seed", *by, "norm", "pair_type")
+            if c in frame.columns]
+    clean = frame[frame["eps"] == 0].drop_duplicates(keys).set_index(keys)["loss"]
+    frame = frame.join(clean.rename("clean_loss"), on=keys)
+    return frame.assign(loss_increase=frame["loss"] - frame["clean_loss"]).drop(
+        columns="clean_loss")
+
+
+def evaluate_pair_loss(settings: Mapping, inputs: Mapping, outputs: Mapping) -> dict:
+    """pair_loss.csv (after training, eps grid) and pair_loss_training.csv (from the log).
+
+    pair_loss.csv: task, activation, variant, train_norm, train_eps, seed, attack, norm, eps,
+    pair_type, accuracy, loss (eps 0: the clean loss), loss_increase = loss - loss at eps 0.
+    """
+    nets, stored = load_networks(inputs["model"], settings["model"])
+    variants, n_seeds = plain(settings["variants"]), stored["n_seeds"]
+    labels = {"task": settings["task"], "activation": stored["architecture"]["activation"]}
+    seed = derive_seed(settings["base_seed"], "pair_loss", settings["task"], labels["activation"])
+    frame = attack_frame(nets, TASKS["contrastive"], load_data(inputs["data"]), variants, n_seeds,
+                         settings["evaluation"], torch_generator(seed), labels, by_pair_type=True)
+    fileio.write_csv(outputs["pair_loss"], loss_increase(frame))
+    fileio.write_csv(outputs["pair_loss_training"],
+                     training_frame(pd.read_csv(inputs["log_csv"]), variants, n_seeds, labels))
+    return {"seeds": {"attack_seed": seed}}
+
+
+def training_frame(log: pd.DataFrame, variants: list[dict], n_seeds: int, fixed: dict
+                   ) -> pd.DataFrame:
+    """The pair-loss rows of a training log, labelled like the other CSVs, with loss_increase."""
+    log = log[log["kind"] == "pair_loss"]
+    labels = label_columns(variants, n_seeds, **fixed)
+    frame = labels.merge(log.drop(columns="kind").rename(columns={"value": "loss"}),
+                         on=["variant", "seed"], validate="one_to_many")
+    frame = loss_increase(frame.assign(attack="fgm"), by=("step",))
+    columns = [*labels.columns, "step", "attack", "norm", "eps", "pair_type", "loss",
+               "loss_increase"]
+    return frame[columns].sort_values(["variant", "seed", "norm", "pair_type", "step", "eps"],
+                                      kind="stable").reset_index(drop=True)

@@ -1,0 +1,153 @@
+"""Configuration: schema validation plus the cross-field checks a schema cannot express.
+
+Errors name the offending key (e.g. ``simulation.data.s``) so a user can fix the YAML directly.
+"""
+
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from advpretrain.core.errors import UserError
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
+
+
+class ConfigError(UserError, ValueError):
+    """The configuration is invalid; the message names every offending key."""
+
+
+def load_schema():
+    return yaml.safe_load(SCHEMA_PATH.read_text())
+
+
+def _key(path):
+    return ".".join(str(part) for part in path) or "(top level)"
+
+
+def _semantic_errors(config):
+    sim = config["simulation"]
+    data, evaluation = sim["data"], sim["evaluation"]
+    if data["s"] > data["d"]:
+        yield "simulation.data.s", f"s = {data['s']} exceeds d = {data['d']}"
+    if evaluation["heatmap_seed"] >= sim["seeds"]:
+        yield ("simulation.evaluation.heatmap_seed",
+               f"{evaluation['heatmap_seed']} is not below simulation.seeds = {sim['seeds']}")
+    reference = evaluation["reference_attack"]
+    if reference["eps"] not in evaluation["eps_grid"][reference["norm"]]:
+        yield ("simulation.evaluation.reference_attack.eps",
+               f"{reference['eps']} is not on eps_grid.{reference['norm']}")
+    for norm, grid in evaluation["ensemble"]["eps_grid"].items():
+        if set(grid) - set(evaluation["eps_grid"][norm]):
+            yield (f"simulation.evaluation.ensemble.eps_grid.{norm}",
+                   f"{sorted(set(grid) - set(evaluation['eps_grid'][norm]))} are not on "
+                   f"eps_grid.{norm}")
+    if reference["eps"] not in evaluation["ensemble"]["eps_grid"][reference["norm"]]:
+        yield ("simulation.evaluation.reference_attack.eps",
+               f"{reference['eps']} is not on ensemble.eps_grid.{reference['norm']}")
+    if reference["attack"] not in evaluation["attacks"]:
+        yield ("simulation.evaluation.reference_attack.attack",
+               f"{reference['attack']} is not in simulation.evaluation.attacks")
+    clash = set(sim["pretrain_variants"]) & {f"sweep_{sim['eps_sweep']['norm']}_{v:g}"
+                                             for v in sim["eps_sweep"]["values"]}
+    if clash:
+        yield "simulation.pretrain_variants", f"names {sorted(clash)} clash with eps_sweep names"
+    yield from _contrastive_errors(sim["contrastive"])
+    yield from _downstream_errors(sim)
+    yield from _claims_errors(config["claims"], sim)
+    yield from _images_errors(config["images"])
+
+
+def _variant_errors(key, variants):
+    for name, spec in variants.items():
+        if "control" in spec and spec["eps"] != 0:
+            yield f"{key}.{name}.eps", f"a control variant ({spec['control']}) must have eps 0"
+
+
+def _contrastive_errors(section):
+    variants = section["variants"]
+    yield from _variant_errors("simulation.contrastive.variants", variants)
+    for name in section["pair_attack_study"]:
+        if name not in variants:
+            yield ("simulation.contrastive.pair_attack_study",
+                   f"{name!r} is not in simulation.contrastive.variants {sorted(variants)}")
+
+
+def _downstream_errors(sim):
+    variants = sim["pretrain_variants"]
+    yield from _variant_errors("simulation.pretrain_variants", variants)
+    end_to_end = sim["downstream"]["end_to_end"]["variant"]
+    if end_to_end not in variants:
+        yield ("simulation.downstream.end_to_end.variant",
+               f"{end_to_end!r} is not in simulation.pretrain_variants {sorted(variants)}")
+    for study in ("activation_study", "threshold_study"):
+        unknown = [v for v in sim[study]["variants"] if v not in variants]
+        if unknown:
+            yield (f"simulation.{study}.variants",
+                   f"{unknown} are not in simulation.pretrain_variants {sorted(variants)}")
+
+
+def _claims_errors(claims, sim):
+    """The compared variants exist for both tasks; clean and controls are what they say."""
+    roles = {"clean_variant": None, "adversarial_variant": None, "twin_variant": "twin",
+             "untrained_variant": "untrained"}
+    for section, variants in (("simulation.pretrain_variants", sim["pretrain_variants"]),
+                              ("simulation.contrastive.variants",
+                               sim["contrastive"]["variants"])):
+        for key, control in roles.items():
+            name = claims[key]
+            if name not in variants:
+                yield f"claims.{key}", f"{name!r} is not in {section} {sorted(variants)}"
+            elif variants[name].get("control") != control:
+                kind = f"{control} control" if control else "trained"
+                yield f"claims.{key}", f"{name!r} in {section} is not a {kind} variant"
+        clean = variants.get(claims["clean_variant"], {})
+        if clean.get("eps", 0) != 0:
+            yield "claims.clean_variant", f"{claims['clean_variant']!r} in {section} has eps > 0"
+    for key in ("clean_variant", "adversarial_variant"):
+        if claims[key] not in sim["activation_study"]["variants"]:
+            yield f"claims.{key}", f"{claims[key]!r} is not in simulation.activation_study.variants"
+    known = {*sim["evaluation"]["attacks"], "worst_case", "certified"}
+    unknown = set(claims["attacks"]) - known
+    if unknown:
+        yield "claims.attacks", f"{sorted(unknown)} are not among {sorted(known)}"
+
+
+def _images_errors(images):
+    for dataset, section in images.items():
+        key = f"images.{dataset}"
+        for stage in ("supervised", "contrastive", "linear"):
+            milestones = section[stage]["schedule"].get("milestones", [])
+            if list(milestones) != sorted(set(milestones)):
+                yield (f"{key}.{stage}.schedule.milestones",
+                       f"{milestones} is not strictly increasing")
+        if section["runtime"]["device"] == "cuda" and section["resources"]["gpus"] < 1:
+            yield f"{key}.resources.gpus", "is 0 but runtime.device is cuda"
+        for task, labels in section["downstream"].items():
+            if sorted(set(labels)) != list(range(max(labels) + 1)) or max(labels) < 1:
+                yield (f"{key}.downstream.{task}",
+                       f"{labels}: the labels must be 0, 1, ..., k - 1 with k >= 2, each used")
+        evaluation = section["evaluation"]
+        if evaluation["pgd"]["eps"] not in evaluation["eps_grid"]:
+            yield (f"{key}.evaluation.eps_grid",
+                   f"{evaluation['eps_grid']} lacks the reference eps {evaluation['pgd']['eps']}")
+        low, high = section["augment"]["crop_scale"]
+        if low > high:
+            yield f"{key}.augment.crop_scale", f"[{low}, {high}] is not an interval"
+        if dataset == "digits":
+            data = section["data"]
+            if data["validation_size"] + data["test_size"] > 1797 - 100:
+                yield (f"{key}.data", "validation_size + test_size leave fewer than 100 of the "
+                       "1797 images for training")
+
+
+def validate_config(config):
+    """Raise ConfigError listing every invalid key; return the config unchanged otherwise."""
+    validator = jsonschema.Draft202012Validator(load_schema())
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
+    problems = [f"config key {_key(error.absolute_path)}: {error.message}" for error in errors]
+    if not problems:
+        problems = [f"config key {key}: {message}" for key, message in _semantic_errors(config)]
+    if problems:
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+    return config

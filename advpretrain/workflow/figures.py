@@ -1,0 +1,131 @@
+"""The figure registry: every figure declared once, with the module of its plot function, the
+CSVs it reads, the settings it reads of the config and the notebooks that show it.
+
+Figure ``X`` is drawn by ``plot_X`` in ``advpretrain.figures.<module>`` (the stage
+``figures.figure.figure`` looks it up here). The rules build the figure jobs from ``FIGURES``
+(``figure_inputs``), the params builder of rule ``figure`` from ``figure_settings``, and the
+notebook rules take each notebook's figures from ``notebook_figures``. Torch- and
+matplotlib-free: the Snakefile imports it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+RESULTS = "results"
+SIM_DIR = f"{RESULTS}/simulation"
+# The notebooks (notebooks/<name>.py) that show figures.
+SUPERVISED_NOTEBOOK, CONTRASTIVE_NOTEBOOK, DOWNSTREAM_NOTEBOOK = (
+    "01_supervised_purification", "02_contrastive", "03_downstream")
+BOTH_TASKS = ("supervised", "contrastive")
+
+
+def sim_csv(config: Mapping, name: str, tasks=("supervised",), activations=None) -> list[str]:
+    """Evaluation CSVs of the simulation jobs (default: the main activation)."""
+    activations = activations or [config["simulation"]["network"]["activation"]]
+    return [f"{SIM_DIR}/{task}/{act}/{name}.csv" for task in tasks for act in activations]
+
+
+def _baselines(config: Mapping, name: str) -> list[str]:
+    return [f"{SIM_DIR}/baselines/{config['simulation']['network']['activation']}/{name}.csv"]
+
+
+@dataclass(frozen=True)
+class Figure:
+    module: str  # advpretrain.figures.<module> holds plot_<name>
+    inputs: Callable[[Mapping], dict[str, list[str]]]  # {input name: CSV paths} from the config
+    notebooks: tuple[str, ...] = ()
+
+
+FIGURES = {
+    "purity_distribution": Figure("pretrained", lambda c: {
+        "nodes": sim_csv(c, "nodes", BOTH_TASKS), "summary": sim_csv(c, "summary", BOTH_TASKS)},
+        (SUPERVISED_NOTEBOOK, CONTRASTIVE_NOTEBOOK)),
+    "coefficient_heatmaps": Figure("pretrained", lambda c: {
+        "coefficients": sim_csv(c, "coefficients", BOTH_TASKS)}, (SUPERVISED_NOTEBOOK,)),
+    "robustness_curves": Figure("pretrained", lambda c: {
+        "robustness": sim_csv(c, "robustness")}, (SUPERVISED_NOTEBOOK,)),
+    "robustness_sandwich": Figure("pretrained", lambda c: {
+        "robustness": sim_csv(c, "robustness", BOTH_TASKS)}, (SUPERVISED_NOTEBOOK,)),
+    "node_movement": Figure("robustness", lambda c: {
+        "movement": sim_csv(c, "movement", BOTH_TASKS)}, (SUPERVISED_NOTEBOOK,)),
+    "eps_sweep": Figure("pretrained", lambda c: {
+        "summary": sim_csv(c, "summary"), "robustness": sim_csv(c, "robustness")},
+        (SUPERVISED_NOTEBOOK,)),
+    "contrastive_pair_loss": Figure("contrastive", lambda c: {
+        "pair_loss": sim_csv(c, "pair_loss", ("contrastive",))}, (CONTRASTIVE_NOTEBOOK,)),
+    "contrastive_pair_loss_training": Figure("contrastive", lambda c: {
+        "pair_loss_training": sim_csv(c, "pair_loss_training", ("contrastive",))},
+        (CONTRASTIVE_NOTEBOOK,)),
+    "contrastive_pair_attack": Figure("contrastive", lambda c: {
+        "pair_attack": sim_csv(c, "pair_attack", ("contrastive_pair_attack",))},
+        (CONTRASTIVE_NOTEBOOK,)),
+    "downstream_accuracy": Figure("downstream", lambda c: {
+        "downstream": sim_csv(c, "downstream", c["simulation"]["downstream"]["tasks"]),
+        "baselines": _baselines(c, "downstream")}, (DOWNSTREAM_NOTEBOOK,)),
+    "downstream_purification": Figure("downstream", lambda c: {
+        "downstream": sim_csv(c, "downstream"),
+        "blend": sim_csv(c, "downstream_blend"),
+        "baselines": _baselines(c, "downstream")}, (DOWNSTREAM_NOTEBOOK,)),
+    "transfer_bound": Figure("robustness", lambda c: {
+        "transfer": sim_csv(c, "transfer", c["simulation"]["downstream"]["tasks"]),
+        "baselines": _baselines(c, "transfer")}, (DOWNSTREAM_NOTEBOOK,)),
+    "threshold_study": Figure("robustness", lambda c: {
+        "study": [f"{SIM_DIR}/threshold_study/e{threshold:g}.csv"
+                  for threshold in c["simulation"]["threshold_study"]["thresholds"]]},
+        (DOWNSTREAM_NOTEBOOK,)),
+    "activation_study": Figure("downstream", lambda c: {
+        "downstream": sim_csv(c, "downstream",
+                              activations=c["simulation"]["activation_study"]["activations"])},
+        (DOWNSTREAM_NOTEBOOK,)),
+}
+
+
+def figure_inputs(config: Mapping) -> dict[str, dict[str, list[str]]]:
+    """{figure: {input name: CSV paths}} of every registered figure."""
+    return {name: spec.inputs(config) for name, spec in FIGURES.items()}
+
+
+def plot_module(name: str) -> str:
+    """The dotted module of figure ``name``'s plot function."""
+    return f"advpretrain.figures.{FIGURES[name].module}"
+
+
+def notebook_figures(notebook: str) -> list[str]:
+    """The figures a notebook shows, in the registry's order."""
+    return [name for name, spec in FIGURES.items() if notebook in spec.notebooks]
+
+
+def figure_settings(config: Mapping, name: str) -> dict:
+    """What figure ``name`` reads of the config (its variant order, the reference attack...)."""
+    sim = config["simulation"]
+    main = list(sim["pretrain_variants"])
+    contrastive = list(sim["contrastive"]["variants"])
+    paper = sim["evaluation"]["reference_attack"]
+    reference = {"reference_attack": paper}
+    # Summary figures quote the ensemble's worst case at the reference budget, the truth the
+    # paper's attack overstates.
+    worst = {"reference_attack": {**paper, "attack": "worst_case"}}
+    figures = {
+        "purity_distribution": {"variants": list(dict.fromkeys(main + contrastive)),
+                                "d": sim["data"]["d"]},
+        "coefficient_heatmaps": {"variants": list(dict.fromkeys(main + contrastive))},
+        "robustness_curves": {"variants": main},
+        "robustness_sandwich": {"variants": list(dict.fromkeys(main + contrastive))},
+        "node_movement": {"variants": list(dict.fromkeys(main + contrastive))},
+        "transfer_bound": {"variants": main},
+        "eps_sweep": {"sweep_norm": sim["eps_sweep"]["norm"],
+                      **worst},
+        "contrastive_pair_loss": {"variants": contrastive},
+        "contrastive_pair_loss_training": {
+            "variants": contrastive},
+        "contrastive_pair_attack": {"variants": contrastive, **reference},
+        "downstream_accuracy": {"variants": main},
+        "downstream_purification": {**worst},
+        "threshold_study": {"variants": sim["threshold_study"]["variants"]},
+        "activation_study": {"variants": sim["activation_study"]["variants"], **worst},
+    }
+    return figures[name]
+
+

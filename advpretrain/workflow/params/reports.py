@@ -1,0 +1,39 @@
+"""Params builders of the rules that report: the claims table, the figures and the notebooks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from advpretrain.core.canonical import canonical
+from advpretrain.workflow.figures import figure_settings
+from advpretrain.workflow.image_branch import branch_enabled
+
+
+def claims(config: Mapping) -> dict:
+    """The claims' settings; ``images``: why each real-image data set whose branch is off is
+    not evaluated (None where it is on; a GPU appearing changes the table, so it reruns)."""
+    reference = config["simulation"]["evaluation"]["reference_attack"]
+    return canonical({"claims": config["claims"],
+                      "reference": {"norm": reference["norm"], "eps": reference["eps"]},
+                      "images": {dataset: images_off_reason(dataset, section)
+                                 for dataset, section in config["images"].items()}})
+
+
+def images_off_reason(dataset: str, section: Mapping) -> str | None:
+    """None when a data set's branch is on, else why not and how to run it."""
+    if branch_enabled(section):
+        return None
+    if section["enabled"] == "auto":
+        return ("no GPU visible: run `make reproduce` on a machine with a GPU (or force the "
+                f"branch on: images.{dataset}.enabled: true)")
+    return f"images.{dataset}.enabled is false"
+
+
+def figure(config: Mapping, name: str) -> dict:
+    """A figure's name (its plot function: ``workflow.figures``) and what it reads of the config."""
+    return canonical({"figure": name, **figure_settings(config, name)})
+
+
+def run_notebook(config: Mapping) -> dict:
+    return canonical({"activation": config["simulation"]["network"]["activation"]})
