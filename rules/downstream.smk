@@ -105,5 +105,3 @@ rule threshold_study:
         settings=lambda wildcards: params.threshold_study(config, wildcards.threshold),
     script:
         "../scripts/threshold_study.py"
-
-

@@ -81,8 +81,8 @@ rule node_movement:
         mem_mb=4000,
         runtime=60,
     params:
-        settings=lambda wildcards: params.node_movement(config, wildcards.task, wildcards.activation),
+        settings=lambda wildcards: params.node_movement(
+            config, wildcards.task, wildcards.activation
+        ),
     script:
         "../scripts/node_movement.py"
-
-

@@ -14,7 +14,8 @@ PATH = re.compile(r"`((?:advpretrain|config|rules|scripts|schemas|envs|requireme
 
 
 def test_config_reference_is_up_to_date():
-    assert config_docs.write_config_reference(["--check"]) == 0, "run `make docs` and commit docs/config_reference.md"
+    assert config_docs.write_config_reference(["--check"]) == 0, \
+        "run `make docs` and commit docs/config_reference.md"
 
 
 def test_paths_named_in_the_docs_exist():

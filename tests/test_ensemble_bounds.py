@@ -8,8 +8,7 @@ import torch.nn.functional as F
 
 from advpretrain.core.seeding import numpy_rng
 from advpretrain.evaluation import adaptive, ensemble
-from advpretrain.evaluation.adaptive import step_sizes
-from advpretrain.evaluation.adaptive import adaptive_pgd
+from advpretrain.evaluation.adaptive import adaptive_pgd, step_sizes
 from advpretrain.evaluation.bounds import (
     activation_image,
     certified,

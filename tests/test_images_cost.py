@@ -32,7 +32,8 @@ def test_forward_flops_match_torch_flop_counter(dataset, model):
 
 
 def test_docs_cost_table_is_generated_from_the_config():
-    assert cost_table.write_cost_table(["--check"]) == 0, "run `make docs` and commit docs/cifar10.md"
+    assert cost_table.write_cost_table(["--check"]) == 0, \
+        "run `make docs` and commit docs/cifar10.md"
 
 
 def test_gpu_budget_profile_fits_thirty_minutes_on_an_h100():

@@ -6,9 +6,8 @@ import pytest
 from conftest import REPO
 
 from advpretrain.core.canonical import Recorder, canonical, fingerprint, plain, unrecorded
-from advpretrain.workflow.code_inputs import code_inputs
 from advpretrain.workflow import params as settings
-from advpretrain.workflow.code_inputs import RESULT_NEUTRAL, dependencies, import_graph
+from advpretrain.workflow.code_inputs import RESULT_NEUTRAL, code_inputs, dependencies, import_graph
 
 
 def test_recorder_notes_values_read_and_finds_the_rest():
