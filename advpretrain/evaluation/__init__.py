@@ -1,5 +1,6 @@
-"""Robustness evaluation shared by the simulations and the real-image branch: gradient attacks
-(``attacks``) and the attack grid over norms and budgets (``grid``); for the two-layer networks,
-backward-pass surrogates of the activations (``surrogates``), the per-sample worst case over an
-ensemble of adaptive attacks and the representation-movement attack (``ensemble``), and certified
-lower bounds by interval propagation with Nern et al.'s transfer criterion (``bounds``)."""
+"""Robustness evaluation: the one attack core (``core``: projection, random start, steps, the PGD
+loop, FGM/PGD and the image branch's PGD) and the paper's attack grid (``grid``); for the
+two-layer networks, backward-pass surrogates of the activations (``surrogates``), adaptive PGD
+(``adaptive``), the per-sample worst case over an attack ensemble (``ensemble``), the
+representation-movement attack (``movement``), certified lower bounds by interval propagation
+with Nern et al.'s transfer criterion (``bounds``) and the sandwich of both (``sandwich``)."""

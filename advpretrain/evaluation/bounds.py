@@ -14,7 +14,7 @@ rounding of the final sums. A sample is certified when its lower bound is > 0: t
 accuracy counts margin > 0 as correct, so a bound of exactly 0 certifies nothing.
 
 Budgets are a scalar eps or a per-network (N,) tensor; both members of a contrastive pair get
-their own ball of radius eps, as in ``attacks.perturb``.
+their own ball of radius eps, as in ``core.perturb``.
 """
 
 from __future__ import annotations
@@ -135,7 +135,7 @@ def transfer_robust(margins: torch.Tensor, head_norms: torch.Tensor,
     robustness_transfer, the ``*_theory_analysis-attack_feat2.py`` scripts) measures the movement
     as the l2 norm of the feature difference at a PGD attack on the representation itself, and
     the head by its spectral norm, which for one output is ||a||_2; we follow both. With the
-    ATTACKED movement (``ensemble.movement_attack``) this is their empirical, optimistic estimate;
+    ATTACKED movement (``movement.movement_attack``) this is their empirical, optimistic estimate;
     with the CERTIFIED one (``movement_bound``) a sound lower bound on robust accuracy.
     """
     return margins > head_norms.reshape(-1, 1) * movements

@@ -8,7 +8,7 @@ Every attack evaluates the TRUE networks after every step and keeps, per sample,
 perturbation that breaks it (AutoAttack's bookkeeping); a sample is broken when y * margin <= 0,
 the paper's accuracy counting margin > 0 as correct.
 
-Budgets follow ``attacks.perturb``: eps is a scalar or a per-network (N,) tensor, inputs are
+Budgets follow ``core.perturb``: eps is a scalar or a per-network (N,) tensor, inputs are
 (N, B, d) and every member of a contrastive pair gets its own ball of radius eps, attacked jointly.
 
 The ensemble is specified by a plain mapping (a config entry), every key optional::

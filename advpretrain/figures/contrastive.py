@@ -1,7 +1,7 @@
 """Figures of the contrastive half (C3, C4 and the pair-attack study), from its CSVs alone.
 
-Registered in FIGURES by rules/contrastive.smk; the purity distributions and heat maps of the
-contrastive networks are drawn by plotting.purity_distribution / coefficient_heatmaps.
+Registered in ``workflow.figures``; the purity distributions and heat maps of the contrastive
+networks are drawn by ``pretrained.plot_purity_distribution`` / ``plot_coefficient_heatmaps``.
 """
 
 from advpretrain.core.tables import ATTACKED_PAIRS, PAIR_TYPE_ORDER, attack_label, read_csvs

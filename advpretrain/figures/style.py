@@ -5,11 +5,17 @@ are byte-identical), grid finishing, variant order and the robustness sandwich.
 import itertools
 from pathlib import Path
 
-import matplotlib.pyplot as plt
-import pandas as pd
-import seaborn as sns
+import matplotlib
 
-from advpretrain.core.fileio import atomic_path
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from advpretrain.core.fileio import atomic_path  # noqa: E402
+
+sns.set_theme(context="paper", style="whitegrid")
+plt.rcParams.update({"svg.hashsalt": "advpretrain", "pdf.compression": 6})
 
 
 def save(fig, stem):

@@ -1,10 +1,11 @@
 """Contrastive stages (claims C3, C4): the loss of similar vs dissimilar pairs, clean and attacked.
 
-The contrastive networks are trained and evaluated by the shared stages of ``simulation`` with
+The contrastive networks are trained and evaluated by the stages ``pretrain`` and
+``evaluate_pretrained`` with
 the contrastive task; this module adds what is specific to pairs: the loss and accuracy split
 into similar (Y=+1) and dissimilar (Y=-1) pairs over the eps grid after training
 (``pair_loss.csv``) and at fixed FGM budgets during training (``pair_loss_training.csv``, from
-the training log). The pair-attack study's table is ``pair_attack``.
+the training log). The pair-attack study's table is ``pair_attack_study``.
 """
 
 from __future__ import annotations

@@ -1,8 +1,11 @@
-"""Downstream stage (claim C5): a new head, trained CLEAN, on each frozen pre-trained hidden layer.
+"""Clean downstream heads (claim C5): a new head, trained CLEAN, on each frozen hidden layer, for
+the stages ``downstream``, ``downstream_baselines``, ``downstream_blend`` and ``threshold_study``,
+with Nern et al.'s transfer bound for each head (``transfer_frame``).
 
 The downstream task is Y' = sign(gamma^T X) with gamma independent of the pre-training beta and
-fewer training samples (``tasks.Downstream``). Every network of a pre-training job gets its own
-head, all trained at once (``training.train_networks`` with zero attack budgets); the hidden
+fewer training samples (``model.tasks.Downstream``). Every network of a pre-training job gets its
+own
+head, all trained at once (``model.training.train_networks`` with zero attack budgets); the hidden
 layer W is a buffer, so the head is the only trainable parameter.
 
 Baselines (``downstream_baselines``), on the same downstream data and grid (the untrained layer,

@@ -2,7 +2,8 @@
 nodes are vulnerable"), and what that movement allows a linear head (Nern et al.).
 
 Node movement: for each pre-trained layer, the perturbation in the ball that maximises
-||h(z + delta) - h(z)||_2 (``ensemble.movement_attack``: adaptive, through surrogate gradients),
+||h(z + delta) - h(z)||_2 (``evaluation.movement.movement_attack``: adaptive, through surrogate
+gradients),
 its size against the certified upper bound (``bounds.movement_bound``), relative to the size of
 the representation, and the share of nodes whose activity flips.
 

@@ -1,8 +1,8 @@
-"""What each stage reads: its settings, built from the validated config by one function per rule.
+"""Params builders of the simulation rules (C1-C5): what each stage reads of the config.
 
-A rule passes ``settings.<rule>(config, wildcards...)`` as its ``settings`` param and its script
-hands exactly that mapping to the stage function (``workflow.run``), which reads nothing else of
-the config. Snakemake reruns a job when its params change, so a config change reruns exactly the
+A rule passes ``params.<rule>(config, wildcards...)`` as its ``settings`` param and its script
+hands exactly that mapping to the stage function (``workflow.run.run``), which reads nothing else
+of the config. Snakemake reruns a job when its params change, so a config change reruns exactly the
 jobs whose settings it changes. The test suite checks, on the whole test DAG, that every stage
 reads all of its settings (``canonical.Recorder``): none is carried for nothing.
 
