@@ -20,8 +20,8 @@ error in the JSON and the next one runs. The JSON is rewritten after every secti
   archive, every variant for one epoch, through the workflow's own stage runner and stages
   (images_data -> images_pretrain -> images_linear -> images_evaluate).
 
-``--tiny`` runs every section at a tiny size on the CPU in well under a minute (CI's check that
-this file still runs).
+``--tiny`` runs every section at a tiny size on the CPU, about 30 s of CPU time (the tests' check
+that this file still runs: tests/test_device_check.py).
 
     python -m benchmarks.device_check --out results/device_check.json [--tiny] [--budget 420]
 """
