@@ -261,7 +261,7 @@ def markdown(summary: dict) -> str:
                      f"{_number(row['startup_per_job'], 2)} | {_number(row['startup_seconds'])} "
                      f"| {_number(row['measured_overhead_per_job'], 2)} |")
     share = summary["startup_share"]
-    lines.append(f"| **all** | {summary['jobs']} | {_number(summary['job_seconds'])} | 100.0% | "
+    lines.append(f"| **total** | {summary['jobs']} | {_number(summary['job_seconds'])} | 100.0% | "
                  f"| | {_number(summary['startup_seconds'])} | |")
     if share is not None:
         lines += ["", f"Start-up (process start and imports before any work): "
