@@ -248,8 +248,8 @@ def machine(runtime):
     return info
 
 
-def main(argv=None):
-    args = parse(sys.argv[1:] if argv is None else argv)
+def prepare(args):
+    """The device runtime, the synthetic CIFAR-shaped data, forward FLOPs and the device peak."""
     on_gpu = torch.cuda.is_available() and not args.tiny
     if args.tiny:
         torch.set_num_threads(1)  # seconds on a shared CPU; more threads only contend
@@ -259,32 +259,47 @@ def main(argv=None):
     rng = np.random.default_rng(0)
     data = (torch.from_numpy(rng.integers(0, 256, (args.images, 3, 32, 32), dtype=np.uint8)),
             torch.from_numpy(rng.integers(0, 10, args.images)))
-    flops = forward_flops_per_image(args.width, runtime)
-    peak = peak_flops(args, runtime)
+    return runtime, data, forward_flops_per_image(args.width, runtime), peak_flops(args, runtime)
+
+
+def planned_runs(args):
+    """(mode, forward passes needed per image, pipeline name, pipeline) of every measurement."""
     supervised = {"clean": 3, f"pgd{args.attack_steps}": 3 + 2 * args.attack_steps}
     # Contrastive, per image: two views trained (2 x 3); ACL adds 2 x 2 per step and 2 x 3.
     views = {"simclr": 6, f"acl{args.acl_steps}": 6 + 4 * args.acl_steps + 6}
     runs = [(mode, passes, name, pipeline) for mode, passes in supervised.items()
             for name, pipeline in (("ours", ours), ("reference", reference))]
-    runs += [(mode, passes, "ours", contrastive) for mode, passes in views.items()]
-    rows = []
-    for mode, needed_passes, name, pipeline in runs:
-        adversarial = mode not in ("clean", "simclr")
-        rate, seconds = pipeline(adversarial, data, args, runtime)
-        achieved = rate * needed_passes * flops
-        rows.append({"pipeline": name, "mode": mode, "images_per_s": rate,
-                     "timed_seconds": seconds, "model_tflops_per_s": achieved / 1e12,
-                     "mfu": achieved / peak if peak else None,
-                     "epoch_seconds_49000": 49000 / rate})
-        print(f"{name:9s} {mode:6s} {rate:10.1f} images/s", flush=True)
+    return runs + [(mode, passes, "ours", contrastive) for mode, passes in views.items()]
+
+
+def measure(run, data, args, runtime, flops, peak):
+    """One planned run's row: images/s, epoch time and model FLOP utilisation."""
+    mode, needed_passes, name, pipeline = run
+    rate, seconds = pipeline(mode not in ("clean", "simclr"), data, args, runtime)
+    achieved = rate * needed_passes * flops
+    print(f"{name:9s} {mode:6s} {rate:10.1f} images/s", flush=True)
+    return {"pipeline": name, "mode": mode, "images_per_s": rate, "timed_seconds": seconds,
+            "model_tflops_per_s": achieved / 1e12, "mfu": achieved / peak if peak else None,
+            "epoch_seconds_49000": 49000 / rate}
+
+
+def speedups(rows):
+    """ours over reference, per mode that both measured."""
     rate = {(r["pipeline"], r["mode"]): r["images_per_s"] for r in rows}
-    speedup = {mode: rate["ours", mode] / rate["reference", mode] for mode in supervised}
+    return {mode: rate["ours", mode] / rate["reference", mode] for (name, mode) in rate
+            if name == "ours" and ("reference", mode) in rate}
+
+
+def main(argv=None):
+    args = parse(sys.argv[1:] if argv is None else argv)
+    runtime, data, flops, peak = prepare(args)
+    rows = [measure(run, data, args, runtime, flops, peak) for run in planned_runs(args)]
     write_json(args.out, {
         "command": [sys.executable, *sys.argv] if argv is None else ["images_throughput.py",
                                                                      *argv],
         "machine": machine(runtime), "settings": {**vars(args), "attack": _attack(args)},
         "forward_flops_per_image": flops, "peak_flops": peak, "estimate_mfu": cost.UTILISATION,
-        "results": rows, "speedup_ours_over_reference": speedup})
+        "results": rows, "speedup_ours_over_reference": speedups(rows)})
     return rows
 
 
