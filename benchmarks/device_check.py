@@ -44,23 +44,23 @@ from types import SimpleNamespace
 import pandas as pd
 import torch
 
-from advpretrain import settings as stage
-from advpretrain import workflow
-from advpretrain.fileio import write_json
+from advpretrain.core.fileio import write_json
 from advpretrain.images import cost
 from advpretrain.images.cost_table import merged
-from advpretrain.images.data import make_data
-from advpretrain.images.linear import train_linear
+from advpretrain.images.data import images_data
+from advpretrain.images.linear import images_linear
 from advpretrain.images.runtime import Runtime
-from advpretrain.images.train import pretrain
+from advpretrain.images.train import images_pretrain
+from advpretrain.workflow import params as stage
+from advpretrain.workflow import run as workflow
 from benchmarks import images_throughput
 
 REPO = Path(__file__).resolve().parent.parent
-try:  # evaluate.py imports pyautoattack, which a GPU machine may lack
-    from advpretrain.images.evaluate import autoattack, evaluate
+try:  # images_evaluate.py imports pyautoattack, which a GPU machine may lack
+    from advpretrain.images.evaluate import autoattack, images_evaluate
     AUTOATTACK_MISSING = None
 except ImportError as missing:
-    autoattack = evaluate = None
+    autoattack = images_evaluate = None
     AUTOATTACK_MISSING = f"{missing} (carry the wheel: README, GPU check)"
 
 
@@ -203,7 +203,7 @@ def _end_to_end(args, report, sizes, folder):
         "configs": CONFIGS, "changed": _changes(args.tiny, sizes), "archive_images": sizes[
             "archive"], "jobs": [], "errors": []}
     data = folder / "data" / "split.npz"
-    job = attempt(result["errors"], "images_data", _run_job, "images_data", make_data, folder,
+    job = attempt(result["errors"], "images_data", _run_job, "images_data", images_data, folder,
                   {}, {"data": data, "meta": data.with_suffix(".json")}, {},
                   settings=stage.images_data(config, DATASET),
                   source=stage.images_source(config, DATASET))
@@ -215,17 +215,17 @@ def _end_to_end(args, report, sizes, folder):
         wildcards = {"dataset": DATASET, "variant": variant, "seed": 0}
         out = folder / variant
         jobs = [
-            ("images_pretrain", pretrain, {"data": data},
+            ("images_pretrain", images_pretrain, {"data": data},
              {"encoder": out / "encoder.pt", "log_csv": out / "pretrain_log.csv",
               "meta": out / "pretrain.json"},
              {"settings": stage.images_pretrain(config, DATASET, variant, 0),
               "resume": stage.untracked(path=str(out / "pretrain_resume.pt"))}),
-            ("images_linear", train_linear, {"data": data, "encoder": out / "encoder.pt"},
+            ("images_linear", images_linear, {"data": data, "encoder": out / "encoder.pt"},
              {"heads": out / "linear_heads.pt", "log_csv": out / "linear_log.csv",
               "meta": out / "linear.json"},
              {"settings": stage.images_linear(config, DATASET, variant, 0),
               "resume": stage.untracked(path=str(out / "linear_resume.pt"))}),
-            ("images_evaluate", evaluate, {"data": data, "encoder": out / "encoder.pt",
+            ("images_evaluate", images_evaluate, {"data": data, "encoder": out / "encoder.pt",
                                            "heads": out / "linear_heads.pt"},
              {"metrics": out / "evaluation.csv", "robustness": out / "robustness.csv",
               "purification": out / "purification.csv", "meta": out / "evaluation.json"},
