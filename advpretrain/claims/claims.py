@@ -24,7 +24,7 @@ def claims_table(settings: Mapping, inputs: Mapping) -> pd.DataFrame:
     """
     claims = Claims(settings, inputs)
     claims.purity("C1", "supervised")
-    claims.similar_clean_accuracy()
+    claims.clean_accuracy()
     claims.vulnerability()
     claims.node_movement()
     claims.purity("C3", "contrastive")
@@ -35,7 +35,7 @@ def claims_table(settings: Mapping, inputs: Mapping) -> pd.DataFrame:
     for dataset, off_reason in settings["images"].items():
         key = f"images_{dataset}"
         image_claims(claims.table, dataset, read_csvs(inputs.get(key, [])),
-                     ", ".join(inputs.get(key, [])), off_reason)
+                     ", ".join(inputs.get(key, [])), off_reason, claims.protocol)
     return claims.table.frame()
 
 

@@ -41,3 +41,20 @@ def holm(p_values, alpha: float) -> np.ndarray:
             break
         reject[index] = True
     return reject
+
+
+def detectable_effect(n_seeds: int, n_rows: int, alpha: float) -> float:
+    """The smallest mean, in per-seed standard deviations beyond a row's smallest effect, that
+    the strictest Holm step (level alpha / n_rows, one-sided) can declare with ``n_seeds``."""
+    if n_seeds < 2 or n_rows < 1:
+        return float("nan")
+    return float(stats.t.ppf(1 - alpha / n_rows, n_seeds - 1) / np.sqrt(n_seeds))
+
+
+def power(n_seeds: int, n_rows: int, alpha: float, effect_sd: float) -> float:
+    """The chance that the strictest Holm step rejects when the true mean exceeds the smallest
+    effect by ``effect_sd`` per-seed standard deviations (noncentral t)."""
+    if n_seeds < 2 or n_rows < 1:
+        return float("nan")
+    critical = stats.t.ppf(1 - alpha / n_rows, n_seeds - 1)
+    return float(stats.nct.sf(critical, n_seeds - 1, effect_sd * np.sqrt(n_seeds)))

@@ -83,7 +83,9 @@ def check_autoattack(task, auto, pgd, images, steps):
 
 
 def pgd_flags(model, images_uint8, labels, attack, batch, generator, runtime):
-    """Per-image flags: still correct after PGD (``attack`` in grey levels)."""
+    """Per-image flags: still correct after PGD (``attack`` in grey levels). The caller ANDs
+    them with the clean flags: PGD from a random start can land a misclassified image on the
+    right class, which is no robustness."""
     eps, step = pixel_budget(attack, runtime.levels)
     flags = []
     for start in range(0, len(images_uint8), batch):
@@ -157,7 +159,8 @@ def evaluate_encoder(encoder, heads, data_path, evaluation, base_seed, dataset, 
                 generator = torch_generator(derive_seed(base_seed, "images", dataset, "pgd"),
                                             runtime.device)
                 attack = {**reference, "eps": eps}
-                pgd[eps] = pgd_flags(model, test_x, labels, attack, batch, generator, runtime)
+                pgd[eps] = clean & pgd_flags(model, test_x, labels, attack, batch, generator,
+                                             runtime)
                 grid.append({"downstream_task": task, "eps": eps, "eps_pixels": eps / facts.levels,
                              "pgd_accuracy": float(pgd[eps].float().mean())})
             images = runtime.images(test_x[subset])
@@ -165,18 +168,22 @@ def evaluate_encoder(encoder, heads, data_path, evaluation, base_seed, dataset, 
                                        reference["eps"] / facts.levels, classes, batch, auto_seed,
                                        runtime.device)
         pgd_ref = pgd[reference["eps"]]
-        auto, pgd_subset = float(robust.float().mean()), float(pgd_ref[subset].float().mean())
+        alone, pgd_subset = float(robust.float().mean()), float(pgd_ref[subset].float().mean())
+        # Robust accuracy per image: broken by either attack is broken (the minimum of both).
+        auto = float((robust & pgd_ref[subset]).float().mean())
         print(f"{task}: clean {clean.float().mean():.4f}, PGD-{reference['steps']} "
-              f"{pgd_ref.float().mean():.4f} on {len(test_x)} test images; AutoAttack {auto:.4f} "
+              f"{pgd_ref.float().mean():.4f} on {len(test_x)} test images; AutoAttack {alone:.4f}, "
+              f"either attack {auto:.4f} "
               f"(PGD {pgd_subset:.4f}) on {n_auto}: "
               + ", ".join(f"after {name} {value:.4f}" for name, value in after.items()),
               flush=True)
-        check_autoattack(task, auto, pgd_subset, n_auto, reference["steps"])
+        check_autoattack(task, alone, pgd_subset, n_auto, reference["steps"])
         rows.append({
             "downstream_task": task, "classes": classes,
             "clean_accuracy": float(clean.float().mean()),
             "pgd_accuracy": float(pgd_ref.float().mean()),
-            "autoattack_accuracy": auto, "test_images": len(test_x), "autoattack_images": n_auto,
+            "autoattack_accuracy": auto, "autoattack_alone_accuracy": alone,
+            "test_images": len(test_x), "autoattack_images": n_auto,
             "autoattack_clean_accuracy": float(clean[subset].float().mean()),
             "autoattack_pgd_accuracy": pgd_subset,
             **{f"autoattack_after_{name.replace('-', '_')}": after.get(name, float("nan"))

@@ -14,7 +14,7 @@ import torch
 
 from advpretrain.model.networks import TwoLayerNets, active
 
-NODE_MEASURES = ["purity", "participation_ratio", "feature_count"]
+NODE_MEASURES = ["purity", "participation_ratio", "feature_count", "functional_purity"]
 
 
 def feature_coefficients(weight: torch.Tensor, dictionary: torch.Tensor) -> torch.Tensor:
@@ -44,6 +44,24 @@ def node_measures(coefficients: torch.Tensor) -> dict[str, torch.Tensor]:
 
 
 @torch.no_grad()
+def functional_purity(nets: TwoLayerNets, inputs: tuple[torch.Tensor, ...],
+                      latents: tuple[torch.Tensor, ...], main_feature: torch.Tensor
+                      ) -> torch.Tensor:
+    """Per node (N, H): the share of its firings in which its main feature is present in the
+    latent X (X_j != 0, j = ``main_feature``), over ``inputs`` (N, B, d each) and their latents
+    (N, B, d each); NaN for a node that never fires. Weight purity says what a node reads, this
+    says what makes it fire: a node can read one feature mostly and still fire on others."""
+    fired = present = 0
+    for z, x in zip(inputs, latents):
+        fires = active(nets.hidden(z))  # (N, B, H)
+        index = main_feature[:, None, :].expand(-1, x.shape[1], -1)
+        has_main = torch.gather(x, -1, index) != 0  # (N, B, H): X_j(h) of each sample
+        fired = fired + fires.sum(1)
+        present = present + (fires & has_main).sum(1)
+    return torch.where(fired > 0, present / fired.clamp_min(1), torch.nan)
+
+
+@torch.no_grad()
 def firing_rates(nets: TwoLayerNets, inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
     """Share of the inputs (N, B, d each; all members of a pair pooled) on which each node
     fires, (N, H)."""
@@ -61,14 +79,16 @@ def mean_live_purity(coefficients: torch.Tensor, rates: torch.Tensor, live_rate:
 
 def summarise_nodes(nodes: pd.DataFrame, d: int, pure_threshold: float) -> pd.DataFrame:
     """One row per network and measure (long format): the means of ``NODE_MEASURES`` over live
-    nodes, the shares of live and of pure nodes (of all H nodes), and the feature coverage (the
-    share of the d features that at least one pure node reads)."""
+    nodes, the mean purity over all H nodes (``purity_all``: dead nodes counted, so that no
+    selection of nodes can raise it), the shares of live and of pure nodes (of all H nodes), and
+    the feature coverage (the share of the d features that at least one pure node reads)."""
     keys = [c for c in ("task", "activation", "variant", "train_norm", "train_eps", "seed")
             if c in nodes.columns]
     nodes = nodes.assign(pure=nodes["live"] & (nodes["purity"] >= pure_threshold))
     grouped = nodes.groupby(keys)
     summary = nodes[nodes["live"]].groupby(keys)[NODE_MEASURES].mean().reindex(
         grouped.size().index)
+    summary["purity_all"] = grouped["purity"].mean()
     summary["live_share"] = grouped["live"].mean()
     summary["pure_share"] = grouped["pure"].mean()
     summary["coverage"] = nodes[nodes["pure"]].groupby(keys)["main_feature"].nunique().reindex(

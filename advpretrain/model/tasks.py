@@ -24,6 +24,10 @@ class Supervised:
         """(inputs, labels) of ``split`` ("train" or "test"), per seed: shapes (S, n, ...)."""
         return (data[f"{self.prefix}_{split}_z"],), data[f"{self.prefix}_{split}_y"]
 
+    def latents(self, data: dict, split: str) -> tuple[torch.Tensor, ...]:
+        """The latent X of each input of ``split``, per seed: shapes (S, n, d)."""
+        return (data[f"{self.prefix}_{split}_x"],)
+
     @staticmethod
     def margin(nets: TwoLayerNets, z: torch.Tensor) -> torch.Tensor:
         return nets(z)
@@ -41,6 +45,9 @@ class Contrastive(Supervised):
 
     def inputs(self, data: dict, split: str) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
         return ((data[f"pairs_{split}_z1"], data[f"pairs_{split}_z2"]), data[f"pairs_{split}_y"])
+
+    def latents(self, data: dict, split: str) -> tuple[torch.Tensor, ...]:
+        return data[f"pairs_{split}_x1"], data[f"pairs_{split}_x2"]
 
     @staticmethod
     def margin(nets: TwoLayerNets, z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:

@@ -16,24 +16,28 @@ from advpretrain.core.tables import label_columns
 from advpretrain.model.measures import (
     feature_coefficients,
     firing_rates,
+    functional_purity,
     node_measures,
     summarise_nodes,
 )
-from advpretrain.model.networks import TwoLayerNets, seed_of_network
+from advpretrain.model.networks import TwoLayerNets, per_network, seed_of_network
 from advpretrain.model.sparse_coding import load_data
 from advpretrain.model.tasks import TASKS
 from advpretrain.simulation.jobs import attack_frame, load_networks, test_inputs
 
 
-def evaluate_nodes(nets: TwoLayerNets, dictionary: torch.Tensor, inputs: tuple,
+def evaluate_nodes(nets: TwoLayerNets, dictionary: torch.Tensor, inputs: tuple, latents: tuple,
                    variants: list[dict], n_seeds: int, live_rate: float, labels: dict
                    ) -> tuple[pd.DataFrame, torch.Tensor]:
-    """Per-node measures and firing rates on ``inputs`` (tidy), and the coefficients C = W M."""
+    """Per-node measures, firing rates and functional purity on ``inputs`` (whose latent X are
+    ``latents``), tidy; and the coefficients C = W M."""
     with torch.no_grad():
         coefficients = feature_coefficients(
             nets.weight, dictionary[seed_of_network(len(nets.weight), n_seeds)])
         measures = node_measures(coefficients)
     measures["firing_rate"] = firing_rates(nets, inputs)
+    measures["functional_purity"] = functional_purity(nets, inputs, latents,
+                                                      measures["main_feature"])
     base = label_columns(variants, n_seeds, **labels)
     hidden = coefficients.shape[1]
     frame = base.loc[base.index.repeat(hidden)].reset_index(drop=True)
@@ -67,8 +71,9 @@ def evaluate_pretrained(settings: Mapping, inputs: Mapping, outputs: Mapping) ->
     labels = {"task": settings["task"], "activation": stored["architecture"]["activation"]}
     task = TASKS[settings["objective"]]
     inputs, _ = test_inputs(task, data, len(nets.weight), n_seeds)
-    nodes, coefficients = evaluate_nodes(nets, data["dictionary"], inputs, variants, n_seeds,
-                                         evaluation["live_rate"], labels)
+    latents = per_network(task.latents(data, "test"), seed_of_network(len(nets.weight), n_seeds))
+    nodes, coefficients = evaluate_nodes(nets, data["dictionary"], inputs, latents, variants,
+                                         n_seeds, evaluation["live_rate"], labels)
     seed = derive_seed(settings["base_seed"], "evaluate", settings["task"], labels["activation"])
     robustness = attack_frame(nets, task, data, variants, n_seeds, evaluation,
                               torch_generator(seed), labels)
