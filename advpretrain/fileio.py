@@ -55,16 +55,29 @@ def save_arrays(path, arrays: dict) -> None:
             archive.writestr(entry, buffer.getvalue())
 
 
-def load_arrays(path) -> dict:
+class Arrays(dict):
+    """The arrays of an .npz file by name; one the file lacks is an InputDataError naming both."""
+
+    def __init__(self, path, arrays):
+        super().__init__(arrays)
+        self.path = path
+
+    def __missing__(self, name):
+        raise InputDataError(f"{self.path} lacks the array {name!r} (it has {sorted(self)}); "
+                             "delete it and rerun the workflow")
+
+
+def load_arrays(path) -> Arrays:
     path = Path(path)
     if not path.exists():
         raise InputDataError(f"{path} is missing: rerun the rule that makes it")
     try:
         with np.load(path, allow_pickle=False) as archive:
-            return {name: archive[name] for name in archive.files}
-    except (zipfile.BadZipFile, ValueError, OSError) as error:
-        raise InputDataError(f"{path} is corrupt ({error}); delete it and rerun the workflow"
-                             ) from error
+            return Arrays(path, {name: archive[name] for name in archive.files})
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as error:
+        # An empty file is an EOFError ("No data left in file"), a truncated one a BadZipFile.
+        raise InputDataError(f"{path} is corrupt ({error or type(error).__name__}); delete it "
+                             "and rerun the workflow") from error
 
 
 def save_torch(path, obj) -> None:
