@@ -111,8 +111,8 @@ def _hashes(named) -> dict[str, str]:
 
 def provenance(rule: str, wildcards: dict, settings, inputs: dict, outputs, **extra) -> dict:
     """What is recorded beside each output: the rule and wildcards, the settings the job read
-    (with their hash), the sha256 of every input (data and code) and output, package versions,
-    and what the stage adds (its seeds; timings for GPU stages)."""
+    (with their hash), the sha256 of every input and output, package versions, and what the
+    stage and its job add (its seeds, timings for GPU stages; the fingerprints of its code)."""
     settings = unrecorded(settings)
     return {
         "rule": rule,

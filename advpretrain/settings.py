@@ -182,7 +182,7 @@ def _model(config: Mapping, task: str, activation: str) -> dict:
 def evaluate_pretrained(config: Mapping, task: str, activation: str) -> dict:
     sim = config["simulation"]
     return canonical({**_model(config, task, activation), "objective": objective(task),
-                      "evaluation": {**_evaluation(sim, "heatmap_seed", "pure_threshold"),
+                      "evaluation": {**_evaluation(sim, "pure_threshold"),
                                      "live_rate": live_rate(sim),
                                      "ensemble": _ensemble(sim, _main_job(sim, task, activation))}})
 
@@ -293,7 +293,8 @@ def figure(config: Mapping, name: str) -> dict:
                                 "variants": list(dict.fromkeys(main + contrastive)),
                                 "d": sim["data"]["d"]},
         "coefficient_heatmaps": {"plot": "plotting.coefficient_heatmaps",
-                                 "variants": list(dict.fromkeys(main + contrastive))},
+                                 "variants": list(dict.fromkeys(main + contrastive)),
+                                 "heatmap_seed": sim["evaluation"]["heatmap_seed"]},
         "robustness_curves": {"plot": "plotting.robustness_curves", "variants": main},
         "robustness_sandwich": {"plot": "plotting.robustness_sandwich",
                                 "variants": list(dict.fromkeys(main + contrastive))},

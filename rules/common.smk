@@ -1,12 +1,14 @@
-# Shared helpers: config validation (before any job), stage settings, code inputs, targets.
+# Shared helpers: config validation (before any job), stage settings, code params, targets.
 # Every rule's params.settings is built by advpretrain.settings from the config: the stage reads
 # that and nothing else, so a config change reruns exactly the jobs whose settings it changes.
-# Its code inputs are the package modules its script imports (advpretrain.workflow.code_inputs).
+# Its params.code fingerprints what its script and the package modules it imports do
+# (advpretrain.workflow.code_fingerprints): a statement changed there reruns it; a comment, a
+# docstring or a touch does not (the profiles leave out the "code" trigger, a script's mtime).
 import os
 
 from advpretrain import settings as stage
 from advpretrain.config import ConfigError, validate_config
-from advpretrain.workflow import code_inputs
+from advpretrain.workflow import code_fingerprints
 
 try:
     validate_config(config)
@@ -25,9 +27,9 @@ FIGURES = {}
 
 
 def code(rule_name, *modules):
-    """Code inputs of a rule: the package modules its script, scripts/<rule>.py, (and
-    ``modules``) import."""
-    return code_inputs(os.path.join(SCRIPTS, f"{rule_name}.py"), *modules)
+    """The code param of a rule: fingerprints of its script, scripts/<rule>.py, and of the
+    package modules it (and ``modules``) import."""
+    return code_fingerprints(os.path.join(SCRIPTS, f"{rule_name}.py"), *modules)
 
 
 def plot_module(name):

@@ -14,7 +14,6 @@ rule evaluate_pair_loss:
         data=data_files,
         model=rules.pretrain.output.model,
         log_csv=rules.pretrain.output.log_csv,
-        code=code("evaluate_pair_loss"),
     output:
         pair_loss=f"{SIM_DIR}/{{task}}/{{activation}}/pair_loss.csv",
         pair_loss_training=f"{SIM_DIR}/{{task}}/{{activation}}/pair_loss_training.csv",
@@ -32,6 +31,7 @@ rule evaluate_pair_loss:
         mem_mb=4000,
         runtime=30,
     params:
+        code=code("evaluate_pair_loss"),
         settings=lambda wildcards: stage.evaluate_pair_loss(
             config, wildcards.task, wildcards.activation
         ),
@@ -47,7 +47,6 @@ rule pair_attack_study:
         pair_loss=lambda wildcards: [
             f"{SIM_DIR}/{task}/{wildcards.activation}/pair_loss.csv" for task in CONTRASTIVE_TASKS
         ],
-        code=code("pair_attack_study"),
     output:
         csv=f"{SIM_DIR}/contrastive_pair_attack/{{activation}}/pair_attack.csv",
         meta=f"{SIM_DIR}/contrastive_pair_attack/{{activation}}/pair_attack.json",
@@ -60,6 +59,7 @@ rule pair_attack_study:
         mem_mb=2000,
         runtime=10,
     params:
+        code=code("pair_attack_study"),
         settings=stage.pair_attack_study(config),
     script:
         "../scripts/pair_attack_study.py"

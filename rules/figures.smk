@@ -6,7 +6,6 @@
 rule figure:
     input:
         unpack(lambda wildcards: FIGURES[wildcards.name]),
-        code=lambda wildcards: code("figure", plot_module(wildcards.name)),
     output:
         pdf=f"{RESULTS}/figures/{{name}}.pdf",
         png=f"{RESULTS}/figures/{{name}}.png",
@@ -22,6 +21,7 @@ rule figure:
         mem_mb=2000,
         runtime=10,
     params:
+        code=lambda wildcards: code("figure", plot_module(wildcards.name)),
         settings=lambda wildcards: stage.figure(config, wildcards.name),
     script:
         "../scripts/figure.py"

@@ -83,7 +83,6 @@ rule run_notebook:
     input:
         notebook=os.path.join(NOTEBOOK_DIR, "{notebook}.py"),
         results=lambda wildcards: NOTEBOOKS[wildcards.notebook],
-        code=code("run_notebook"),
     output:
         html=f"{RESULTS}/notebooks/{{notebook}}.html",
         meta=f"{RESULTS}/notebooks/{{notebook}}.json",
@@ -98,6 +97,7 @@ rule run_notebook:
         mem_mb=2000,
         runtime=15,
     params:
+        code=code("run_notebook"),
         settings=stage.notebook(config),
         options=stage.untracked(cell_timeout=600),
     script:

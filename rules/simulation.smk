@@ -8,7 +8,6 @@ SIM_EVAL = ["nodes", "summary", "robustness", "coefficients"]
 rule pretrain:
     input:
         data=data_files,
-        code=code("pretrain"),
     output:
         model=f"{SIM_DIR}/{{task}}/{{activation}}/pretrained.pt",
         log_csv=f"{SIM_DIR}/{{task}}/{{activation}}/training_log.csv",
@@ -26,6 +25,7 @@ rule pretrain:
         mem_mb=4000,
         runtime=60,
     params:
+        code=code("pretrain"),
         settings=lambda wildcards: stage.pretrain(config, wildcards.task, wildcards.activation),
         resume=lambda wildcards: stage.pretrain_resume(
             config, f"{RESULTS}/resume/pretrain_{wildcards.task}_{wildcards.activation}.pt"
@@ -38,7 +38,6 @@ rule evaluate_pretrained:
     input:
         data=data_files,
         model=rules.pretrain.output.model,
-        code=code("evaluate_pretrained"),
     output:
         **{name: f"{SIM_DIR}/{{task}}/{{activation}}/{name}.csv" for name in SIM_EVAL},
         meta=f"{SIM_DIR}/{{task}}/{{activation}}/evaluation.json",
@@ -53,6 +52,7 @@ rule evaluate_pretrained:
         mem_mb=4000,
         runtime=60,
     params:
+        code=code("evaluate_pretrained"),
         settings=lambda wildcards: stage.evaluate_pretrained(
             config, wildcards.task, wildcards.activation
         ),
@@ -64,7 +64,6 @@ rule node_movement:
     input:
         data=data_files,
         model=rules.pretrain.output.model,
-        code=code("node_movement"),
     output:
         csv=f"{SIM_DIR}/{{task}}/{{activation}}/movement.csv",
         meta=f"{SIM_DIR}/{{task}}/{{activation}}/movement.json",
@@ -81,6 +80,7 @@ rule node_movement:
         mem_mb=4000,
         runtime=60,
     params:
+        code=code("node_movement"),
         settings=lambda wildcards: stage.node_movement(config, wildcards.task, wildcards.activation),
     script:
         "../scripts/node_movement.py"
