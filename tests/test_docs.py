@@ -2,6 +2,7 @@
 folder the docs name exists."""
 
 import re
+import shlex
 
 from conftest import REPO
 
@@ -21,3 +22,47 @@ def test_paths_named_in_the_docs_exist():
     missing = {f"{doc.name}: {path}" for doc in DOCS for path in PATH.findall(doc.read_text())
                if "<" not in path and "*" not in path and not (REPO / path).exists()}
     assert not missing, f"the docs name files that do not exist: {sorted(missing)}"
+
+
+# Where a snakemake command line is shown: the docs, and the comments of the profiles and envs.
+COMMAND_SOURCES = [*DOCS, *sorted(REPO.glob("profiles/*/config.yaml")),
+                   *sorted(REPO.glob("envs/*.yaml"))]
+# A backticked command (it may wrap onto the next line), or a line of a fenced block.
+INLINE_COMMAND = re.compile(r"`((?:\.venv/bin/)?snakemake\s[^`]+)`")
+FENCED_COMMAND = re.compile(r"^\s*(?:\$\s+)?((?:\.venv/bin/)?snakemake\s.*)$")
+
+
+def snakemake_commands(text: str) -> list[str]:
+    """The snakemake command lines of a document: inline ones, and those of fenced blocks
+    (continued with a backslash), without their trailing comments."""
+    commands = [" ".join(match.split()) for match in INLINE_COMMAND.findall(text)]
+    for block in re.findall(r"^```[^\n]*\n(.*?)^```", text, flags=re.S | re.M):
+        lines = iter(block.replace("\\\n", " ").splitlines())
+        commands += [match.group(1) for line in lines if (match := FENCED_COMMAND.match(line))]
+    return [re.split(r"\s#\s", command)[0].strip() for command in commands]
+
+
+def test_every_snakemake_command_shown_parses_with_the_pinned_snakemake():
+    """Each command line the docs show is accepted by the pinned Snakemake's own argument
+    parser, so a misspelt or removed flag (`--sw-deployment-method`) fails here."""
+    from snakemake.cli import get_argument_parser
+
+    commands = {(source.relative_to(REPO), command) for source in COMMAND_SOURCES
+                for command in snakemake_commands(source.read_text())}
+    assert len(commands) > 10, "the command lines of the docs were not found"
+    refused = {}
+    for source, command in sorted(commands):
+        parser = get_argument_parser()
+        parser.exit = parser.error = lambda *args, **kwargs: (_ for _ in ()).throw(
+            ValueError(args[-1] if args else "refused"))
+        try:
+            parser.parse_args(shlex.split(command)[1:])
+        except ValueError as error:
+            refused[f"{source}: {command}"] = str(error)
+    assert not refused, f"Snakemake refuses these command lines: {refused}"
+
+
+def test_the_command_finder_finds_a_wrong_flag():
+    text = "Run `.venv/bin/snakemake --cores all\n  --sw-deployment-method conda`.\n"
+    assert snakemake_commands(text) == [
+        ".venv/bin/snakemake --cores all --sw-deployment-method conda"]
