@@ -31,7 +31,7 @@ rule images_pretrain:
     input:
         data=rules.images_data.output.data,
     output:
-        encoder=protected(f"{IMAGE_JOB}/encoder.pt"),
+        encoder=f"{IMAGE_JOB}/encoder.pt",
         log_csv=f"{IMAGE_JOB}/pretrain_log.csv",
         meta=f"{IMAGE_JOB}/pretrain.json",
     log:

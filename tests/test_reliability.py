@@ -189,3 +189,17 @@ def test_seed_files_lacking_an_array_name_the_file_and_the_array(tmp_path):
         load_data([str(complete), str(incomplete)])
     with pytest.raises(InputDataError, match=r"lacks the array 'z'"):
         load_data([str(complete)])["z"]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002])
+def test_written_files_follow_the_umask(tmp_path, umask):
+    """Results are as readable as the umask says (mkstemp alone makes them 0600)."""
+    previous = os.umask(umask)
+    try:
+        fileio.write_json(tmp_path / "a.json", {"a": 1})
+        fileio.save_arrays(tmp_path / "a.npz", {"x": np.zeros(2)})
+        fileio.save_torch(tmp_path / "a.pt", {"x": torch.zeros(2)})
+    finally:
+        os.umask(previous)
+    for path in tmp_path.iterdir():
+        assert path.stat().st_mode & 0o777 == 0o666 & ~umask, path

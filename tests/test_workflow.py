@@ -333,3 +333,16 @@ def test_heatmap_seed_reruns_only_its_figure(dry_run_after):
     assert {job["rule"] for job in jobs} <= {"figure", "export_figures", "run_notebook", "all"}
     assert {job["wildcards"]["name"] for job in jobs if job["rule"] == "figure"} == {
         "coefficient_heatmaps"}
+
+
+def test_outputs_follow_the_umask_and_none_is_write_protected(workflow_run):
+    """Every file of the build has the mode the umask gives (group-readable with 0o022 or
+    0o002, not mkstemp's 0600) and stays writable: a write-protected output (``protected()``)
+    stops a rerun for a user who is not root."""
+    umask = os.umask(0o077)
+    os.umask(umask)
+    files = [path for folder in ("results", "paper_figures")
+             for path in (workflow_run / folder).rglob("*") if path.is_file()]
+    wrong = {str(path.relative_to(workflow_run)): oct(path.stat().st_mode & 0o777)
+             for path in files if path.stat().st_mode & 0o777 != 0o666 & ~umask}
+    assert files and not wrong, f"modes other than {oct(0o666 & ~umask)}: {wrong}"
