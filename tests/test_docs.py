@@ -8,7 +8,7 @@ from conftest import REPO
 
 from advpretrain import config_docs
 
-DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+DOCS = [REPO / "README.md", REPO / "config" / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 # A backticked repository path: `advpretrain/x.py`, `config/test.yaml`, `rules/cifar.smk`, ...
 PATH = re.compile(r"`((?:advpretrain|config|rules|scripts|schemas|envs|requirements|tools|tests|"
                   r"benchmarks|notebooks|profiles|report|docs|ci)/[\w./-]*[\w/])`")
@@ -66,3 +66,26 @@ def test_the_command_finder_finds_a_wrong_flag():
     text = "Run `.venv/bin/snakemake --cores all\n  --sw-deployment-method conda`.\n"
     assert snakemake_commands(text) == [
         ".venv/bin/snakemake --cores all --sw-deployment-method conda"]
+
+
+def test_config_readme_describes_every_config_file():
+    text = (REPO / "config" / "README.md").read_text()
+    undescribed = [path.name for path in sorted((REPO / "config").glob("*.yaml"))
+                   if f"| `{path.name}` |" not in text]
+    assert not undescribed, f"config/README.md does not describe {undescribed}"
+
+
+def test_license_and_citation():
+    """An MIT LICENSE that the README states, and a CITATION.cff for the paper and the software."""
+    import yaml
+
+    assert (REPO / "LICENSE").read_text().startswith("MIT License")
+    assert "MIT (see `LICENSE`)" in (REPO / "README.md").read_text()
+    citation = yaml.safe_load((REPO / "CITATION.cff").read_text())
+    assert citation["cff-version"] == "1.2.0" and citation["license"] == "MIT"
+    assert {"message", "title", "authors", "version"} <= set(citation)
+    paper = citation["preferred-citation"]
+    assert [a["family-names"] for a in paper["authors"]] == [
+        "Xing", "Lin", "Song", "Xu", "Zeng", "Cheng"]
+    assert paper["year"] == 2024 and "AISTATS" in paper["conference"]["name"]
+    assert "2401.15248" in paper["identifiers"][0]["value"]
