@@ -64,5 +64,32 @@ def reported(path, name, category, **labels):
     return report(path, caption=caption, category=category, labels={"name": name, **labels})
 
 
+def provenance(*inputs):
+    """An input function: the provenance JSONs (``meta`` outputs) of the jobs that write
+    ``inputs``, given as in `input:` (paths, patterns in the job's wildcards, lists, mappings,
+    functions of wildcards). Snakemake remakes a missing output only when some job or target
+    needs it: each rule names the JSONs of what it reads, so that a deleted one is rebuilt."""
+
+    def paths(item, wildcards):
+        if callable(item):
+            return paths(item(wildcards), wildcards)
+        if isinstance(item, dict):
+            return [p for value in item.values() for p in paths(value, wildcards)]
+        if isinstance(item, str):
+            return expand(item, **dict(wildcards.items()))
+        return [p for value in item for p in paths(value, wildcards)]
+
+    def metas(wildcards):
+        found = set()
+        for path in paths(list(inputs), wildcards):
+            for producer in workflow.rules:
+                meta = producer.output.get("meta")
+                if meta is not None and producer.is_producer(path):
+                    found.add(str(meta.apply_wildcards(producer.get_wildcards(path))))
+        return sorted(found)
+
+    return metas
+
+
 def data_files(wildcards=None):
     return expand(f"{RESULTS}/data/seed{{seed}}.npz", seed=SEEDS)

@@ -6,6 +6,7 @@
 rule figure:
     input:
         unpack(lambda wildcards: FIGURES[wildcards.name]),
+        provenance=provenance(lambda wildcards: FIGURES[wildcards.name]),
     output:
         pdf=f"{RESULTS}/figures/{{name}}.pdf",
         png=f"{RESULTS}/figures/{{name}}.png",
@@ -34,7 +35,8 @@ REPORT_CATEGORY = "Theory simulations (C1-C5)"
 
 rule export_figures:
     input:
-        [f"{RESULTS}/figures/{name}.{ext}" for name in FIGURES for ext in ("pdf", "png")],
+        figures=[f"{RESULTS}/figures/{name}.{ext}" for name in FIGURES for ext in ("pdf", "png")],
+        provenance=[f"{RESULTS}/figures/{name}.json" for name in FIGURES],
     output:
         [
             (
@@ -55,7 +57,7 @@ rule export_figures:
     params:
         folder=lambda wildcards, output: os.path.dirname(output[0]),
     shell:
-        "cp -v {input} {params.folder}/ > {log} 2>&1"
+        "cp -v {input.figures} {params.folder}/ > {log} 2>&1"
 
 
 ALL_TARGETS.extend(EXPORTED)

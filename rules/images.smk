@@ -30,6 +30,7 @@ rule images_data:
 rule images_pretrain:
     input:
         data=rules.images_data.output.data,
+        provenance=rules.images_data.output.meta,
     output:
         encoder=f"{IMAGE_JOB}/encoder.pt",
         log_csv=f"{IMAGE_JOB}/pretrain_log.csv",
@@ -67,6 +68,7 @@ rule images_linear:
     input:
         data=rules.images_data.output.data,
         encoder=rules.images_pretrain.output.encoder,
+        provenance=[rules.images_data.output.meta, rules.images_pretrain.output.meta],
     output:
         heads=f"{IMAGE_JOB}/linear_heads.pt",
         log_csv=f"{IMAGE_JOB}/linear_log.csv",
@@ -105,6 +107,11 @@ rule images_evaluate:
         data=rules.images_data.output.data,
         encoder=rules.images_pretrain.output.encoder,
         heads=rules.images_linear.output.heads,
+        provenance=[
+            rules.images_data.output.meta,
+            rules.images_pretrain.output.meta,
+            rules.images_linear.output.meta,
+        ],
     output:
         metrics=f"{IMAGE_JOB}/evaluation.csv",
         robustness=f"{IMAGE_JOB}/robustness.csv",
@@ -185,6 +192,7 @@ for IMAGE_DATASET in IMAGES:
 rule images_external:
     input:
         data=rules.images_data.output.data,
+        provenance=rules.images_data.output.meta,
         checkpoint=lambda wildcards: os.path.join(
             IMAGES[wildcards.dataset]["external"]["root"], f"{wildcards.name}.pt"
         ),

@@ -83,6 +83,7 @@ rule run_notebook:
     input:
         notebook=os.path.join(NOTEBOOK_DIR, "{notebook}.py"),
         results=lambda wildcards: NOTEBOOKS[wildcards.notebook],
+        provenance=provenance(lambda wildcards: NOTEBOOKS[wildcards.notebook]),
     output:
         html=f"{RESULTS}/notebooks/{{notebook}}.html",
         meta=f"{RESULTS}/notebooks/{{notebook}}.json",

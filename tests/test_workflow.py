@@ -7,6 +7,9 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -346,3 +349,68 @@ def test_outputs_follow_the_umask_and_none_is_write_protected(workflow_run):
     wrong = {str(path.relative_to(workflow_run)): oct(path.stat().st_mode & 0o777)
              for path in files if path.stat().st_mode & 0o777 != 0o666 & ~umask}
     assert files and not wrong, f"modes other than {oct(0o666 & ~umask)}: {wrong}"
+
+
+# A user who is not root (CI runs as root and sets it: .ci/run); Snakemake's write protection and
+# file modes only show for such a user.
+UNPRIVILEGED_USER = os.environ.get("ADVPRETRAIN_UNPRIVILEGED_USER")
+DIGITS_ENCODER = "results/images/digits/supervised_adversarial/seed0/encoder.pt"
+
+
+@pytest.mark.skipif(not UNPRIVILEGED_USER or os.geteuid() != 0,
+                    reason="needs root and ADVPRETRAIN_UNPRIVILEGED_USER (as in CI)")
+def test_a_user_who_is_not_root_reruns_a_changed_image_setting(workflow_run, repo_copy,
+                                                                test_config):
+    """The finished build, copied to a folder the user owns: a changed image setting plans the
+    image pre-training again (no "Write-protected output files"), and what the user's job writes
+    has the mode the user's umask (0o002) gives."""
+    folder = Path(tempfile.mkdtemp(prefix="advpretrain-user-"))
+    try:
+        os.chmod(folder, 0o755)
+        repo, build = folder / "repository", folder / "workflow"
+        shutil.copytree(repo_copy, repo, symlinks=True)
+        shutil.copytree(workflow_run, build, symlinks=True)
+        test_config["images"]["digits"]["supervised"]["epochs"]["adversarial"] = 2
+        changed = folder / "changed.yaml"
+        changed.write_text(yaml.safe_dump(test_config, sort_keys=False))
+        subprocess.run(["chown", "-R", f"{UNPRIVILEGED_USER}:", str(folder)], check=True)
+
+        def as_user(*args):
+            command = [sys.executable, "-m", "snakemake", "--snakefile", str(repo / "Snakefile"),
+                       "--directory", str(build), "--cores", "1", *args,
+                       "--configfile", str(changed)]
+            return subprocess.run(
+                ["runuser", "-u", UNPRIVILEGED_USER, "--", "sh", "-c",
+                 'umask 002 && exec "$@"', "sh", *command],
+                cwd=build, capture_output=True, text=True,
+                env={**os.environ, "PYTHONPATH": str(repo), "HOME": str(folder),
+                     "XDG_CACHE_HOME": str(folder / ".cache")})
+
+        dry_run = as_user("--dry-run")
+        assert dry_run.returncode == 0, dry_run.stdout[-3000:] + dry_run.stderr[-3000:]
+        assert "images_pretrain" in planned_rules(dry_run.stdout)
+        rerun = as_user(DIGITS_ENCODER)
+        assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+        assert (build / DIGITS_ENCODER).stat().st_mode & 0o777 == 0o664
+    finally:
+        shutil.rmtree(folder)
+
+
+def test_a_deleted_provenance_json_is_rebuilt(workflow_run, repo_copy, tmp_path):
+    """Every provenance JSON is an input of a consumer (or of `all`), so a deleted one is made
+    again by its job: Snakemake remakes only the missing outputs that something needs."""
+    build = tmp_path / "build"
+    shutil.copytree(workflow_run, build, symlinks=True)
+    deleted = {"results/data/seed1.json": "sparse_coding_data",
+               "results/simulation/supervised/gate/pretrained.json": "pretrain",
+               "results/simulation/contrastive/gate/evaluation.json": "evaluate_pretrained",
+               "results/figures/eps_sweep.json": "figure",
+               "results/claims.json": "claims",
+               "results/images/digits/supervised_adversarial/seed1/pretrain.json":
+                   "images_pretrain"}
+    for path in deleted:
+        (build / path).unlink()
+    jobs = planned_jobs(run_snakemake(build, "--dry-run", repo=repo_copy).stdout)
+    missing = {path: rule for path, rule in deleted.items()
+               if not any(job["rule"] == rule and path in job["reason"] for job in jobs)}
+    assert not missing, f"not rebuilt: {missing}"
