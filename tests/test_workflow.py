@@ -293,32 +293,24 @@ def test_robust_accuracy_is_a_sandwich(workflow_run):
             assert (curve.diff().dropna() <= 0.02).all(), (path, variant, norm, curve)
 
 
-def test_comment_and_docstring_edits_rerun_nothing(workflow_run, repo_copy, edited):
-    edited("training.py", '"""', '"""Edited: ')
-    edited("evaluation/attacks.py", "return 2.5 * eps / steps", "return 2.5 * eps / steps  # !")
-    assert "Nothing to be done" in run_snakemake(workflow_run, "--dry-run", repo=repo_copy).stdout
-
-
-def test_touching_every_script_and_module_reruns_nothing(workflow_run, repo_copy):
-    """A checkout (``git checkout``, a copy without times) gives files new times, not new code."""
-    files = [*(repo_copy / "scripts").glob("*.py"), *(repo_copy / "advpretrain").rglob("*.py")]
-    times = {path: os.stat(path) for path in files}
-    try:
-        for path in files:
-            path.touch()
-        dry_run = run_snakemake(workflow_run, "--dry-run", repo=repo_copy).stdout
-    finally:
-        for path, stat in times.items():
-            os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    assert "Nothing to be done" in dry_run, dry_run[-3000:]
-
-
-def test_a_moved_build_has_nothing_to_do(workflow_run, repo_copy, tmp_path):
+def test_a_moved_touched_and_commented_checkout_has_nothing_to_do(workflow_run, repo_copy,
+                                                                  tmp_path):
     """The checkout and its finished build copied elsewhere (a scratch space, a colleague's
-    folder): nothing recorded names the old place, so nothing reruns."""
+    folder), every script and module touched (what a `git checkout` does), a comment and a
+    docstring edited in the training code: nothing recorded names the old place, and code is
+    compared by what it does, so nothing reruns."""
     moved_repo, moved_build = tmp_path / "elsewhere" / "checkout", tmp_path / "build"
     shutil.copytree(repo_copy, moved_repo, symlinks=True)
     shutil.copytree(workflow_run, moved_build, symlinks=True)
+    for folder, pattern in (("scripts", "*.py"), ("advpretrain", "**/*.py")):
+        for path in (moved_repo / folder).glob(pattern):
+            path.touch()
+    for module, old, new in (("training.py", '"""', '"""Edited: '),
+                             ("evaluation/attacks.py", "return 2.5 * eps / steps",
+                              "return 2.5 * eps / steps  # a comment")):
+        path = moved_repo / "advpretrain" / module
+        assert old in path.read_text()
+        path.write_text(path.read_text().replace(old, new, 1))
     dry_run = run_snakemake(moved_build, "--dry-run", repo=moved_repo).stdout
     assert "Nothing to be done" in dry_run, dry_run[-3000:]
 
