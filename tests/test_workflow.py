@@ -17,6 +17,8 @@ import pytest
 import yaml
 from conftest import TEST_CONFIG, planned_jobs, planned_rules, run_snakemake
 
+from advpretrain.workflow import code_modules
+
 pytestmark = pytest.mark.workflow
 
 # One output of one job of every rule that runs a script: rebuilt alone in a copy of the build,
@@ -236,16 +238,19 @@ def test_log_message_change_reruns_nothing(workflow_run, repo_copy, edited):
 
 
 def test_attack_change_reruns_exactly_what_attacks(workflow_run, repo_copy, edited):
+    scripts = {rule: "images_report" if rule.startswith("images_report_") else rule
+               for rule in ONE_JOB_PER_RULE}
+    attacking = {rule for rule, script in scripts.items() if "advpretrain.evaluation.attacks" in
+                 code_modules(repo_copy / "scripts" / f"{script}.py")}
+    assert attacking == {"pretrain", "evaluate_pretrained", "evaluate_pair_loss", "downstream",
+                         "downstream_baselines", "downstream_blend", "node_movement",
+                         "threshold_study"}
     edited("evaluation/attacks.py", "return 2.5 * eps / steps", "return 2.4 * eps / steps")
-    jobs = planned_jobs(run_snakemake(workflow_run, "--dry-run", repo=repo_copy).stdout)
-    # Those whose code param changed (the others rerun as their consumers).
-    changed = {job["rule"] for job in jobs if "Params have changed" in job["reason"]}
-    assert changed == {"pretrain", "evaluate_pretrained", "evaluate_pair_loss", "downstream",
-                       "downstream_baselines", "downstream_blend", "node_movement",
-                       "threshold_study"}
+    planned = planned_rules(run_snakemake(workflow_run, "--dry-run", repo=repo_copy).stdout)
+    # Those whose code changed, and what reads their outputs.
+    assert planned == attacking | {"pair_attack_study", "figure", "claims", "export_figures", "all"}
     # The real-image branch has its own attacks (advpretrain/images/attacks.py).
-    assert not {"sparse_coding_data", "images_pretrain", "images_evaluate"} & {
-        job["rule"] for job in jobs}
+    assert not {"sparse_coding_data", "images_pretrain", "images_evaluate"} & planned
 
 
 # ---------------------------------------------------------------- the claims and their control
