@@ -24,7 +24,7 @@ CLAIMS_INPUTS = {
 rule claims:
     input:
         **CLAIMS_INPUTS,
-        provenance=provenance(CLAIMS_INPUTS),
+        provenance=provenance("claims", CLAIMS_INPUTS),
     output:
         csv=reported(f"{RESULTS}/claims.csv", "claims", "Claims (C1-C6)"),
         md=f"{PAPER_FIGURES}/claims.md",

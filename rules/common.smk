@@ -6,6 +6,8 @@
 # docstring or a touch does not (the profiles leave out the "code" trigger, a script's mtime).
 import os
 
+from snakemake.iocontainers import Wildcards
+
 from advpretrain import settings as stage
 from advpretrain.config import ConfigError, validate_config
 from advpretrain.workflow import code_fingerprints
@@ -64,31 +66,60 @@ def reported(path, name, category, **labels):
     return report(path, caption=caption, category=category, labels={"name": name, **labels})
 
 
-def provenance(*inputs):
-    """An input function: the provenance JSONs (``meta`` outputs) of the jobs that write
-    ``inputs``, given as in `input:` (paths, patterns in the job's wildcards, lists, mappings,
-    functions of wildcards). Snakemake remakes a missing output only when some job or target
-    needs it: each rule names the JSONs of what it reads, so that a deleted one is rebuilt."""
+# {rule: the inputs its provenance input is made from}: what `all` follows to every JSON.
+PROVENANCE_READS = {}
 
-    def paths(item, wildcards):
-        if callable(item):
-            return paths(item(wildcards), wildcards)
-        if isinstance(item, dict):
-            return [p for value in item.values() for p in paths(value, wildcards)]
-        if isinstance(item, str):
-            return expand(item, **dict(wildcards.items()))
-        return [p for value in item for p in paths(value, wildcards)]
+
+def _paths(item, wildcards):
+    """The paths of inputs given as in `input:` (paths, patterns in the job's wildcards, lists,
+    mappings, functions of wildcards)."""
+    if callable(item):
+        return _paths(item(wildcards), wildcards)
+    if isinstance(item, dict):
+        return [p for value in item.values() for p in _paths(value, wildcards)]
+    if isinstance(item, str):
+        return expand(item, **dict(wildcards.items()))
+    return [p for value in item for p in _paths(value, wildcards)]
+
+
+def _producers(path):
+    """(rule, wildcards, its provenance JSON or None) of the rules that write ``path``."""
+    for producer in workflow.rules:
+        if producer.name != "all" and producer.is_producer(path):
+            wildcards = producer.get_wildcards(path)
+            meta = producer.output.get("meta")
+            yield producer, wildcards, meta and str(meta.apply_wildcards(wildcards))
+
+
+def provenance(rule_name, *inputs):
+    """The ``provenance`` input of rule ``rule_name``: the provenance JSONs (``meta`` outputs)
+    of the jobs that write ``inputs`` (given as in `input:`)."""
+    PROVENANCE_READS[rule_name] = inputs
 
     def metas(wildcards):
-        found = set()
-        for path in paths(list(inputs), wildcards):
-            for producer in workflow.rules:
-                meta = producer.output.get("meta")
-                if meta is not None and producer.is_producer(path):
-                    found.add(str(meta.apply_wildcards(producer.get_wildcards(path))))
-        return sorted(found)
+        return sorted(
+            {meta for path in _paths(inputs, wildcards) for *_, meta in _producers(path) if meta}
+        )
 
     return metas
+
+
+def every_provenance(wildcards):
+    """Input of `all`: the provenance JSON of every job the targets need, found by following
+    each rule's provenance inputs from the targets. Snakemake remakes a missing output only
+    when a target, or a job that reruns, needs it: so a deleted JSON is rebuilt."""
+    found, seen, todo = set(), set(), list(ALL_TARGETS)
+    while todo:
+        path = todo.pop()
+        for producer, job_wildcards, meta in _producers(path):
+            job = (producer.name, tuple(sorted(job_wildcards.items())))
+            if job in seen:
+                continue
+            seen.add(job)
+            found.update([meta] if meta else [])
+            reads = PROVENANCE_READS.get(producer.name, ())
+            todo.extend(_paths(reads, Wildcards(fromdict=job_wildcards)))
+    return sorted(found)
 
 
 def data_files(wildcards=None):

@@ -14,7 +14,7 @@ rule evaluate_pair_loss:
         data=data_files,
         model=rules.pretrain.output.model,
         log_csv=rules.pretrain.output.log_csv,
-        provenance=provenance(data_files, rules.pretrain.output.model),
+        provenance=provenance("evaluate_pair_loss", data_files, rules.pretrain.output.model),
     output:
         pair_loss=f"{SIM_DIR}/{{task}}/{{activation}}/pair_loss.csv",
         pair_loss_training=f"{SIM_DIR}/{{task}}/{{activation}}/pair_loss_training.csv",
@@ -51,7 +51,7 @@ rule pair_attack_study:
     input:
         summary=PAIR_ATTACK_INPUTS["summary"],
         pair_loss=PAIR_ATTACK_INPUTS["pair_loss"],
-        provenance=provenance(PAIR_ATTACK_INPUTS),
+        provenance=provenance("pair_attack_study", PAIR_ATTACK_INPUTS),
     output:
         csv=f"{SIM_DIR}/contrastive_pair_attack/{{activation}}/pair_attack.csv",
         meta=f"{SIM_DIR}/contrastive_pair_attack/{{activation}}/pair_attack.json",

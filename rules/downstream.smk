@@ -11,7 +11,7 @@ rule downstream:
     input:
         data=data_files,
         model=rules.pretrain.output.model,
-        provenance=provenance(data_files, rules.pretrain.output.model),
+        provenance=provenance("downstream", data_files, rules.pretrain.output.model),
     output:
         csv=f"{SIM_DIR}/{{task}}/{{activation}}/downstream.csv",
         transfer=f"{SIM_DIR}/{{task}}/{{activation}}/transfer.csv",
@@ -38,7 +38,7 @@ rule downstream:
 rule downstream_baselines:
     input:
         data=data_files,
-        provenance=provenance(data_files),
+        provenance=provenance("downstream_baselines", data_files),
     output:
         csv=f"{SIM_DIR}/baselines/{{activation}}/downstream.csv",
         transfer=f"{SIM_DIR}/baselines/{{activation}}/transfer.csv",
@@ -64,7 +64,9 @@ rule downstream_blend:
     input:
         data=data_files,
         model=f"{SIM_DIR}/supervised/{{activation}}/pretrained.pt",
-        provenance=provenance(data_files, f"{SIM_DIR}/supervised/{{activation}}/pretrained.pt"),
+        provenance=provenance(
+            "downstream_blend", data_files, f"{SIM_DIR}/supervised/{{activation}}/pretrained.pt"
+        ),
     output:
         csv=f"{SIM_DIR}/supervised/{{activation}}/downstream_blend.csv",
         meta=f"{SIM_DIR}/supervised/{{activation}}/downstream_blend.json",
@@ -88,7 +90,7 @@ rule downstream_blend:
 rule threshold_study:
     input:
         data=data_files,
-        provenance=provenance(data_files),
+        provenance=provenance("threshold_study", data_files),
     output:
         csv=f"{SIM_DIR}/threshold_study/e{{threshold}}.csv",
         meta=f"{SIM_DIR}/threshold_study/e{{threshold}}.json",

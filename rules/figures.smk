@@ -6,7 +6,7 @@
 rule figure:
     input:
         unpack(lambda wildcards: FIGURES[wildcards.name]),
-        provenance=provenance(lambda wildcards: FIGURES[wildcards.name]),
+        provenance=provenance("figure", lambda wildcards: FIGURES[wildcards.name]),
     output:
         pdf=f"{RESULTS}/figures/{{name}}.pdf",
         png=f"{RESULTS}/figures/{{name}}.png",
@@ -36,7 +36,10 @@ REPORT_CATEGORY = "Theory simulations (C1-C5)"
 rule export_figures:
     input:
         figures=[f"{RESULTS}/figures/{name}.{ext}" for name in FIGURES for ext in ("pdf", "png")],
-        provenance=[f"{RESULTS}/figures/{name}.json" for name in FIGURES],
+        provenance=provenance(
+            "export_figures",
+            [f"{RESULTS}/figures/{name}.{ext}" for name in FIGURES for ext in ("pdf", "png")],
+        ),
     output:
         [
             (

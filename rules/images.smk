@@ -30,7 +30,7 @@ rule images_data:
 rule images_pretrain:
     input:
         data=rules.images_data.output.data,
-        provenance=rules.images_data.output.meta,
+        provenance=provenance("images_pretrain", rules.images_data.output.data),
     output:
         encoder=f"{IMAGE_JOB}/encoder.pt",
         log_csv=f"{IMAGE_JOB}/pretrain_log.csv",
@@ -68,7 +68,9 @@ rule images_linear:
     input:
         data=rules.images_data.output.data,
         encoder=rules.images_pretrain.output.encoder,
-        provenance=[rules.images_data.output.meta, rules.images_pretrain.output.meta],
+        provenance=provenance(
+            "images_linear", rules.images_data.output.data, rules.images_pretrain.output.encoder
+        ),
     output:
         heads=f"{IMAGE_JOB}/linear_heads.pt",
         log_csv=f"{IMAGE_JOB}/linear_log.csv",
@@ -107,11 +109,12 @@ rule images_evaluate:
         data=rules.images_data.output.data,
         encoder=rules.images_pretrain.output.encoder,
         heads=rules.images_linear.output.heads,
-        provenance=[
-            rules.images_data.output.meta,
-            rules.images_pretrain.output.meta,
-            rules.images_linear.output.meta,
-        ],
+        provenance=provenance(
+            "images_evaluate",
+            rules.images_data.output.data,
+            rules.images_pretrain.output.encoder,
+            rules.images_linear.output.heads,
+        ),
     output:
         metrics=f"{IMAGE_JOB}/evaluation.csv",
         robustness=f"{IMAGE_JOB}/robustness.csv",
@@ -156,6 +159,10 @@ for IMAGE_DATASET in IMAGES:
             pretrain_meta=image_jobs(IMAGE_DATASET, rules.images_pretrain.output.meta),
             linear_meta=image_jobs(IMAGE_DATASET, rules.images_linear.output.meta),
             evaluate_meta=image_jobs(IMAGE_DATASET, rules.images_evaluate.output.meta),
+            provenance=provenance(
+                f"images_report_{IMAGE_DATASET}",
+                image_jobs(IMAGE_DATASET, rules.images_evaluate.output.metrics),
+            ),
         output:
             per_seed=f"{IMAGE_DIR}/{IMAGE_DATASET}/per_seed.csv",
             table_csv=reported(
@@ -192,7 +199,7 @@ for IMAGE_DATASET in IMAGES:
 rule images_external:
     input:
         data=rules.images_data.output.data,
-        provenance=rules.images_data.output.meta,
+        provenance=provenance("images_external", rules.images_data.output.data),
         checkpoint=lambda wildcards: os.path.join(
             IMAGES[wildcards.dataset]["external"]["root"], f"{wildcards.name}.pt"
         ),

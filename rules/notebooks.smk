@@ -83,7 +83,7 @@ rule run_notebook:
     input:
         notebook=os.path.join(NOTEBOOK_DIR, "{notebook}.py"),
         results=lambda wildcards: NOTEBOOKS[wildcards.notebook],
-        provenance=provenance(lambda wildcards: NOTEBOOKS[wildcards.notebook]),
+        provenance=provenance("run_notebook", lambda wildcards: NOTEBOOKS[wildcards.notebook]),
     output:
         html=f"{RESULTS}/notebooks/{{notebook}}.html",
         meta=f"{RESULTS}/notebooks/{{notebook}}.json",

@@ -8,7 +8,7 @@ SIM_EVAL = ["nodes", "summary", "robustness", "coefficients"]
 rule pretrain:
     input:
         data=data_files,
-        provenance=provenance(data_files),
+        provenance=provenance("pretrain", data_files),
     output:
         model=f"{SIM_DIR}/{{task}}/{{activation}}/pretrained.pt",
         log_csv=f"{SIM_DIR}/{{task}}/{{activation}}/training_log.csv",
@@ -39,7 +39,7 @@ rule evaluate_pretrained:
     input:
         data=data_files,
         model=rules.pretrain.output.model,
-        provenance=provenance(data_files, rules.pretrain.output.model),
+        provenance=provenance("evaluate_pretrained", data_files, rules.pretrain.output.model),
     output:
         **{name: f"{SIM_DIR}/{{task}}/{{activation}}/{name}.csv" for name in SIM_EVAL},
         meta=f"{SIM_DIR}/{{task}}/{{activation}}/evaluation.json",
@@ -66,7 +66,7 @@ rule node_movement:
     input:
         data=data_files,
         model=rules.pretrain.output.model,
-        provenance=provenance(data_files, rules.pretrain.output.model),
+        provenance=provenance("node_movement", data_files, rules.pretrain.output.model),
     output:
         csv=f"{SIM_DIR}/{{task}}/{{activation}}/movement.csv",
         meta=f"{SIM_DIR}/{{task}}/{{activation}}/movement.json",
