@@ -4,7 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # Everything `make setup` installs from: a change to any of them re-installs.
-SETUP_INPUTS := requirements/dev.lock requirements/job.lock requirements/nodeps.txt pyproject.toml
+SETUP_INPUTS := requirements/dev.lock requirements/job.lock requirements/nodeps.txt pyproject.toml \
+	requirements/pip.txt
 STAMP := $(VENV)/.installed-$(shell cat $(SETUP_INPUTS) | sha256sum | cut -c1-16)
 CORES ?= all
 SNAKEMAKE := $(BIN)/snakemake --cores $(CORES)
@@ -18,7 +19,8 @@ setup: $(STAMP)
 # stale pins (requirements/nodeps.txt), then this package, editable, without dependencies, built
 # by the locked setuptools. The editable install is a .pth file that puts the checkout on sys.path
 # (pyproject.toml, [tool.setuptools]), so Snakemake's script preamble hands it on to jobs running
-# in the conda env (envs/workflow.yaml); the last line checks that from another directory.
+# in the conda env (envs/workflow.yaml); the next line checks that from another directory.
+# Last, pip itself is upgraded to requirements/pip.txt (the bundled one has a CVE).
 $(STAMP): $(SETUP_INPUTS)
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required (the lock is for CPython 3.11); set PYTHON=python3.11"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +29,7 @@ $(STAMP): $(SETUP_INPUTS)
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation \
 		--config-settings editable_mode=lenient -e .
 	cd / && $(CURDIR)/$(BIN)/python -c 'import sys; assert "$(CURDIR)" in sys.path, "the editable install did not put $(CURDIR) on sys.path"'
+	$(BIN)/python -m pip install --quiet -r requirements/pip.txt
 	rm -f $(VENV)/.installed-* && touch $@
 
 # requirements/{dev,job}.lock from requirements/{dev,job}.in, then envs/{workflow,dev}.yaml from

@@ -43,3 +43,4 @@ rule all:
     default_target: True
     input:
         ALL_TARGETS,
+        every_provenance,

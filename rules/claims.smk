@@ -24,7 +24,7 @@ CLAIMS_INPUTS = {
 rule claims:
     input:
         **CLAIMS_INPUTS,
-        code=code("claims"),
+        provenance=provenance("claims", CLAIMS_INPUTS),
     output:
         csv=reported(f"{RESULTS}/claims.csv", "claims", "Claims (C1-C6)"),
         md=f"{PAPER_FIGURES}/claims.md",
@@ -38,6 +38,7 @@ rule claims:
         mem_mb=2000,
         runtime=10,
     params:
+        code=code("claims"),
         settings=params.claims(config),
     script:
         "../scripts/claims.py"

@@ -14,7 +14,7 @@ rule evaluate_pair_loss:
         data=data_files,
         model=rules.pretrain.output.model,
         log_csv=rules.pretrain.output.log_csv,
-        code=code("evaluate_pair_loss"),
+        provenance=provenance("evaluate_pair_loss", data_files, rules.pretrain.output.model),
     output:
         pair_loss=f"{SIM_DIR}/{{task}}/{{activation}}/pair_loss.csv",
         pair_loss_training=f"{SIM_DIR}/{{task}}/{{activation}}/pair_loss_training.csv",
@@ -32,6 +32,7 @@ rule evaluate_pair_loss:
         mem_mb=4000,
         runtime=30,
     params:
+        code=code("evaluate_pair_loss"),
         settings=lambda wildcards: params.evaluate_pair_loss(
             config, wildcards.task, wildcards.activation
         ),
@@ -39,15 +40,18 @@ rule evaluate_pair_loss:
         "../scripts/evaluate_pair_loss.py"
 
 
+# What the pair-attack study reads: the contrastive tasks' summaries and pair losses.
+PAIR_ATTACK_INPUTS = {
+    name: [f"{SIM_DIR}/{task}/{{activation}}/{name}.csv" for task in CONTRASTIVE_TASKS]
+    for name in ("summary", "pair_loss")
+}
+
+
 rule pair_attack_study:
     input:
-        summary=lambda wildcards: [
-            f"{SIM_DIR}/{task}/{wildcards.activation}/summary.csv" for task in CONTRASTIVE_TASKS
-        ],
-        pair_loss=lambda wildcards: [
-            f"{SIM_DIR}/{task}/{wildcards.activation}/pair_loss.csv" for task in CONTRASTIVE_TASKS
-        ],
-        code=code("pair_attack_study"),
+        summary=PAIR_ATTACK_INPUTS["summary"],
+        pair_loss=PAIR_ATTACK_INPUTS["pair_loss"],
+        provenance=provenance("pair_attack_study", PAIR_ATTACK_INPUTS),
     output:
         csv=f"{SIM_DIR}/contrastive_pair_attack/{{activation}}/pair_attack.csv",
         meta=f"{SIM_DIR}/contrastive_pair_attack/{{activation}}/pair_attack.json",
@@ -60,6 +64,7 @@ rule pair_attack_study:
         mem_mb=2000,
         runtime=10,
     params:
+        code=code("pair_attack_study"),
         settings=params.pair_attack_study(config),
     script:
         "../scripts/pair_attack_study.py"

@@ -2,8 +2,6 @@
 
 
 rule sparse_coding_data:
-    input:
-        code=code("sparse_coding_data"),
     output:
         data=f"{RESULTS}/data/seed{{seed}}.npz",
         meta=f"{RESULTS}/data/seed{{seed}}.json",
@@ -18,6 +16,7 @@ rule sparse_coding_data:
         mem_mb=2000,
         runtime=10,
     params:
+        code=code("sparse_coding_data"),
         settings=lambda wildcards: params.sparse_coding_data(config, wildcards.seed),
     script:
         "../scripts/sparse_coding_data.py"

@@ -11,7 +11,7 @@ rule downstream:
     input:
         data=data_files,
         model=rules.pretrain.output.model,
-        code=code("downstream"),
+        provenance=provenance("downstream", data_files, rules.pretrain.output.model),
     output:
         csv=f"{SIM_DIR}/{{task}}/{{activation}}/downstream.csv",
         transfer=f"{SIM_DIR}/{{task}}/{{activation}}/transfer.csv",
@@ -29,6 +29,7 @@ rule downstream:
         mem_mb=4000,
         runtime=30,
     params:
+        code=code("downstream"),
         settings=lambda wildcards: params.downstream(config, wildcards.task, wildcards.activation),
     script:
         "../scripts/downstream.py"
@@ -37,7 +38,7 @@ rule downstream:
 rule downstream_baselines:
     input:
         data=data_files,
-        code=code("downstream_baselines"),
+        provenance=provenance("downstream_baselines", data_files),
     output:
         csv=f"{SIM_DIR}/baselines/{{activation}}/downstream.csv",
         transfer=f"{SIM_DIR}/baselines/{{activation}}/transfer.csv",
@@ -53,6 +54,7 @@ rule downstream_baselines:
         mem_mb=4000,
         runtime=30,
     params:
+        code=code("downstream_baselines"),
         settings=lambda wildcards: params.downstream_baselines(config, wildcards.activation),
     script:
         "../scripts/downstream_baselines.py"
@@ -62,7 +64,9 @@ rule downstream_blend:
     input:
         data=data_files,
         model=f"{SIM_DIR}/supervised/{{activation}}/pretrained.pt",
-        code=code("downstream_blend"),
+        provenance=provenance(
+            "downstream_blend", data_files, f"{SIM_DIR}/supervised/{{activation}}/pretrained.pt"
+        ),
     output:
         csv=f"{SIM_DIR}/supervised/{{activation}}/downstream_blend.csv",
         meta=f"{SIM_DIR}/supervised/{{activation}}/downstream_blend.json",
@@ -77,6 +81,7 @@ rule downstream_blend:
         mem_mb=4000,
         runtime=30,
     params:
+        code=code("downstream_blend"),
         settings=lambda wildcards: params.downstream_blend(config, wildcards.activation),
     script:
         "../scripts/downstream_blend.py"
@@ -85,7 +90,7 @@ rule downstream_blend:
 rule threshold_study:
     input:
         data=data_files,
-        code=code("threshold_study"),
+        provenance=provenance("threshold_study", data_files),
     output:
         csv=f"{SIM_DIR}/threshold_study/e{{threshold}}.csv",
         meta=f"{SIM_DIR}/threshold_study/e{{threshold}}.json",
@@ -102,6 +107,7 @@ rule threshold_study:
         mem_mb=4000,
         runtime=60,
     params:
+        code=code("threshold_study"),
         settings=lambda wildcards: params.threshold_study(config, wildcards.threshold),
     script:
         "../scripts/threshold_study.py"

@@ -6,7 +6,7 @@
 rule figure:
     input:
         unpack(lambda wildcards: FIGURES[wildcards.name]),
-        code=lambda wildcards: code("figure", plot_module(wildcards.name)),
+        provenance=provenance("figure", lambda wildcards: FIGURES[wildcards.name]),
     output:
         pdf=f"{RESULTS}/figures/{{name}}.pdf",
         png=f"{RESULTS}/figures/{{name}}.png",
@@ -22,6 +22,7 @@ rule figure:
         mem_mb=2000,
         runtime=10,
     params:
+        code=lambda wildcards: code("figure", plot_module(wildcards.name)),
         settings=lambda wildcards: params.figure(config, wildcards.name),
     script:
         "../scripts/figure.py"
@@ -34,7 +35,11 @@ REPORT_CATEGORY = "Theory simulations (C1-C5)"
 
 rule export_figures:
     input:
-        [f"{RESULTS}/figures/{name}.{ext}" for name in FIGURES for ext in ("pdf", "png")],
+        figures=[f"{RESULTS}/figures/{name}.{ext}" for name in FIGURES for ext in ("pdf", "png")],
+        provenance=provenance(
+            "export_figures",
+            [f"{RESULTS}/figures/{name}.{ext}" for name in FIGURES for ext in ("pdf", "png")],
+        ),
     output:
         [
             (
@@ -55,7 +60,7 @@ rule export_figures:
     params:
         folder=lambda wildcards, output: os.path.dirname(output[0]),
     shell:
-        "cp -v {input} {params.folder}/ > {log} 2>&1"
+        "cp -v {input.figures} {params.folder}/ > {log} 2>&1"
 
 
 ALL_TARGETS.extend(EXPORTED)

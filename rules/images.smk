@@ -6,8 +6,6 @@
 # or auto and a GPU is visible (advpretrain/images/gpus.py): CIFAR-10 is auto, the digits true.
 # Before any job starts the workflow prints the cost model's FLOPs and GPU time per job.
 rule images_data:
-    input:
-        code=code("images_data"),
     output:
         data=f"{IMAGE_DIR}/{{dataset}}/data/split.npz",
         meta=f"{IMAGE_DIR}/{{dataset}}/data/split.json",
@@ -22,6 +20,7 @@ rule images_data:
         mem_mb=image_resource("data", "mem_mb"),
         runtime=image_resource("data"),
     params:
+        code=code("images_data"),
         settings=lambda wildcards: params.images_data(config, wildcards.dataset),
         source=lambda wildcards: params.images_source(config, wildcards.dataset),
     script:
@@ -31,9 +30,9 @@ rule images_data:
 rule images_pretrain:
     input:
         data=rules.images_data.output.data,
-        code=code("images_pretrain"),
+        provenance=provenance("images_pretrain", rules.images_data.output.data),
     output:
-        encoder=protected(f"{IMAGE_JOB}/encoder.pt"),
+        encoder=f"{IMAGE_JOB}/encoder.pt",
         log_csv=f"{IMAGE_JOB}/pretrain_log.csv",
         meta=f"{IMAGE_JOB}/pretrain.json",
     log:
@@ -53,6 +52,7 @@ rule images_pretrain:
         gpu=image_resource("pretrain", "gpus"),
         slurm_partition=image_partition,
     params:
+        code=code("images_pretrain"),
         settings=lambda wildcards: params.images_pretrain(
             config, wildcards.dataset, wildcards.variant, int(wildcards.seed)
         ),
@@ -68,7 +68,9 @@ rule images_linear:
     input:
         data=rules.images_data.output.data,
         encoder=rules.images_pretrain.output.encoder,
-        code=code("images_linear"),
+        provenance=provenance(
+            "images_linear", rules.images_data.output.data, rules.images_pretrain.output.encoder
+        ),
     output:
         heads=f"{IMAGE_JOB}/linear_heads.pt",
         log_csv=f"{IMAGE_JOB}/linear_log.csv",
@@ -90,6 +92,7 @@ rule images_linear:
         gpu=image_resource("linear", "gpus"),
         slurm_partition=image_partition,
     params:
+        code=code("images_linear"),
         settings=lambda wildcards: params.images_linear(
             config, wildcards.dataset, wildcards.variant, int(wildcards.seed)
         ),
@@ -106,7 +109,12 @@ rule images_evaluate:
         data=rules.images_data.output.data,
         encoder=rules.images_pretrain.output.encoder,
         heads=rules.images_linear.output.heads,
-        code=code("images_evaluate"),
+        provenance=provenance(
+            "images_evaluate",
+            rules.images_data.output.data,
+            rules.images_pretrain.output.encoder,
+            rules.images_linear.output.heads,
+        ),
     output:
         metrics=f"{IMAGE_JOB}/evaluation.csv",
         robustness=f"{IMAGE_JOB}/robustness.csv",
@@ -129,6 +137,7 @@ rule images_evaluate:
         gpu=image_resource("evaluate", "gpus"),
         slurm_partition=image_partition,
     params:
+        code=code("images_evaluate"),
         settings=lambda wildcards: params.images_evaluate(
             config, wildcards.dataset, wildcards.variant, int(wildcards.seed)
         ),
@@ -150,7 +159,10 @@ for IMAGE_DATASET in IMAGES:
             pretrain_meta=image_jobs(IMAGE_DATASET, rules.images_pretrain.output.meta),
             linear_meta=image_jobs(IMAGE_DATASET, rules.images_linear.output.meta),
             evaluate_meta=image_jobs(IMAGE_DATASET, rules.images_evaluate.output.meta),
-            code=code("images_report"),
+            provenance=provenance(
+                f"images_report_{IMAGE_DATASET}",
+                image_jobs(IMAGE_DATASET, rules.images_evaluate.output.metrics),
+            ),
         output:
             per_seed=f"{IMAGE_DIR}/{IMAGE_DATASET}/per_seed.csv",
             table_csv=reported(
@@ -176,6 +188,7 @@ for IMAGE_DATASET in IMAGES:
             mem_mb=2000,
             runtime=IMAGES[IMAGE_DATASET]["resources"]["runtime_minutes"]["report"],
         params:
+            code=code("images_report"),
             settings=params.images_report(config, IMAGE_DATASET),
         script:
             "../scripts/images_report.py"
@@ -186,10 +199,10 @@ for IMAGE_DATASET in IMAGES:
 rule images_external:
     input:
         data=rules.images_data.output.data,
+        provenance=provenance("images_external", rules.images_data.output.data),
         checkpoint=lambda wildcards: os.path.join(
             IMAGES[wildcards.dataset]["external"]["root"], f"{wildcards.name}.pt"
         ),
-        code=code("images_external"),
     output:
         heads=f"{IMAGE_DIR}/{{dataset}}/external/{{name}}/linear_heads.pt",
         log_csv=f"{IMAGE_DIR}/{{dataset}}/external/{{name}}/linear_log.csv",
@@ -213,6 +226,7 @@ rule images_external:
         gpu=image_resource("external", "gpus"),
         slurm_partition=image_partition,
     params:
+        code=code("images_external"),
         settings=lambda wildcards: params.images_external(config, wildcards.dataset, wildcards.name),
         options=lambda wildcards: params.images_options(config, wildcards.dataset),
         resume=lambda wildcards: params.untracked(

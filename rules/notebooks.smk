@@ -67,7 +67,7 @@ rule run_notebook:
     input:
         notebook=os.path.join(NOTEBOOK_DIR, "{notebook}.py"),
         results=lambda wildcards: NOTEBOOKS[wildcards.notebook],
-        code=code("run_notebook"),
+        provenance=provenance("run_notebook", lambda wildcards: NOTEBOOKS[wildcards.notebook]),
     output:
         html=f"{RESULTS}/notebooks/{{notebook}}.html",
         meta=f"{RESULTS}/notebooks/{{notebook}}.json",
@@ -82,6 +82,7 @@ rule run_notebook:
         mem_mb=2000,
         runtime=15,
     params:
+        code=code("run_notebook"),
         settings=params.run_notebook(config),
         options=params.untracked(cell_timeout=600),
     script:

@@ -8,7 +8,7 @@ SIM_EVAL = ["nodes", "summary", "robustness", "coefficients"]
 rule pretrain:
     input:
         data=data_files,
-        code=code("pretrain"),
+        provenance=provenance("pretrain", data_files),
     output:
         model=f"{SIM_DIR}/{{task}}/{{activation}}/pretrained.pt",
         log_csv=f"{SIM_DIR}/{{task}}/{{activation}}/training_log.csv",
@@ -26,6 +26,7 @@ rule pretrain:
         mem_mb=4000,
         runtime=60,
     params:
+        code=code("pretrain"),
         settings=lambda wildcards: params.pretrain(config, wildcards.task, wildcards.activation),
         resume=lambda wildcards: params.pretrain_resume(
             config, f"{RESULTS}/resume/pretrain_{wildcards.task}_{wildcards.activation}.pt"
@@ -38,7 +39,7 @@ rule evaluate_pretrained:
     input:
         data=data_files,
         model=rules.pretrain.output.model,
-        code=code("evaluate_pretrained"),
+        provenance=provenance("evaluate_pretrained", data_files, rules.pretrain.output.model),
     output:
         **{name: f"{SIM_DIR}/{{task}}/{{activation}}/{name}.csv" for name in SIM_EVAL},
         meta=f"{SIM_DIR}/{{task}}/{{activation}}/evaluation.json",
@@ -53,6 +54,7 @@ rule evaluate_pretrained:
         mem_mb=4000,
         runtime=60,
     params:
+        code=code("evaluate_pretrained"),
         settings=lambda wildcards: params.evaluate_pretrained(
             config, wildcards.task, wildcards.activation
         ),
@@ -64,7 +66,7 @@ rule node_movement:
     input:
         data=data_files,
         model=rules.pretrain.output.model,
-        code=code("node_movement"),
+        provenance=provenance("node_movement", data_files, rules.pretrain.output.model),
     output:
         csv=f"{SIM_DIR}/{{task}}/{{activation}}/movement.csv",
         meta=f"{SIM_DIR}/{{task}}/{{activation}}/movement.json",
@@ -81,6 +83,7 @@ rule node_movement:
         mem_mb=4000,
         runtime=60,
     params:
+        code=code("node_movement"),
         settings=lambda wildcards: params.node_movement(
             config, wildcards.task, wildcards.activation
         ),

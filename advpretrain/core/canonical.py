@@ -1,8 +1,10 @@
 """Stage settings as canonical data: sorted plain dicts, their fingerprint, and a read recorder.
 
 Snakemake compares a rule's params by ``repr``, so settings are dicts whose keys are sorted at
-every level (the key order of a YAML file must not trigger reruns). ``fingerprint`` hashes them;
-models and checkpoints carry the fingerprint of the settings that made them.
+every level (the key order of a YAML file must not trigger reruns) and whose ``repr`` writes a
+whole number alike as an int or a float (``eps: 0`` and ``eps: 0.0`` are one setting).
+``fingerprint`` hashes them the same way; models and checkpoints carry the fingerprint of the
+settings that made them.
 
 ``Recorder`` wraps settings and notes every key a stage reads: the test suite runs the whole DAG
 with it (``ADVPRETRAIN_RECORD_SETTINGS``) and checks that each stage reads all of its settings and
@@ -17,18 +19,40 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 
+class Settings(dict):
+    """Canonical settings: a dict whose ``repr``, what Snakemake compares params by, does not
+    tell 0 from 0.0."""
+
+    def __repr__(self) -> str:
+        return repr(comparable(self))
+
+
 def canonical(value: Any) -> Any:
-    """``value`` with every mapping turned into a dict with sorted keys, tuples into lists."""
+    """``value`` with every mapping turned into ``Settings`` with sorted keys, tuples into
+    lists."""
     if isinstance(value, Mapping):
-        return {str(key): canonical(value[key]) for key in sorted(value, key=str)}
+        return Settings((str(key), canonical(value[key])) for key in sorted(value, key=str))
     if isinstance(value, list | tuple):
         return [canonical(item) for item in value]
     return value
 
 
+def comparable(value: Any) -> Any:
+    """Plain data in which a float with a whole value is an int: what params and fingerprints
+    compare, so a number written ``0`` or ``0.0`` is one setting."""
+    if isinstance(value, Mapping):
+        return {key: comparable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [comparable(item) for item in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 def fingerprint(section: Mapping[str, Any]) -> str:
-    """A short hash of a settings mapping (key order does not count); not a read."""
-    text = json.dumps(unrecorded(section), sort_keys=True, default=str)
+    """A short hash of a settings mapping (key order, and 0 against 0.0, do not count); not a
+    read."""
+    text = json.dumps(comparable(unrecorded(section)), sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

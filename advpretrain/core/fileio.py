@@ -30,12 +30,22 @@ def sha256_file(path) -> str:
     return digest.hexdigest()
 
 
+def _umask() -> int:
+    mask = os.umask(0o077)  # the only way to read it is to set it
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path):
-    """Yield a temporary path beside ``path``; rename it into place only if the block succeeds."""
+    """Yield a temporary path beside ``path``; rename it into place only if the block succeeds.
+
+    The file gets the mode the umask gives any new file (mkstemp's is 0600, owner only), so that
+    a lab group can read the results where the umask says so."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.fchmod(fd, 0o666 & ~_umask())
     os.close(fd)
     try:
         yield Path(tmp)
@@ -56,16 +66,29 @@ def save_arrays(path, arrays: dict) -> None:
             archive.writestr(entry, buffer.getvalue())
 
 
-def load_arrays(path) -> dict:
+class Arrays(dict):
+    """The arrays of an .npz file by name; one the file lacks is an InputDataError naming both."""
+
+    def __init__(self, path, arrays):
+        super().__init__(arrays)
+        self.path = path
+
+    def __missing__(self, name):
+        raise InputDataError(f"{self.path} lacks the array {name!r} (it has {sorted(self)}); "
+                             "delete it and rerun the workflow")
+
+
+def load_arrays(path) -> Arrays:
     path = Path(path)
     if not path.exists():
         raise InputDataError(f"{path} is missing: rerun the rule that makes it")
     try:
         with np.load(path, allow_pickle=False) as archive:
-            return {name: archive[name] for name in archive.files}
-    except (zipfile.BadZipFile, ValueError, OSError) as error:
-        raise InputDataError(f"{path} is corrupt ({error}); delete it and rerun the workflow"
-                             ) from error
+            return Arrays(path, {name: archive[name] for name in archive.files})
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as error:
+        # An empty file is an EOFError ("No data left in file"), a truncated one a BadZipFile.
+        raise InputDataError(f"{path} is corrupt ({error or type(error).__name__}); delete it "
+                             "and rerun the workflow") from error
 
 
 def save_torch(path, obj) -> None:
@@ -99,8 +122,8 @@ def _hashes(named) -> dict[str, str]:
 
 def provenance(rule: str, wildcards: dict, settings, inputs: dict, outputs, **extra) -> dict:
     """What is recorded beside each output: the rule and wildcards, the settings the job read
-    (with their hash), the sha256 of every input (data and code) and output, package versions,
-    and what the stage adds (its seeds; timings for GPU stages)."""
+    (with their hash), the sha256 of every input and output, package versions, and what the
+    stage and its job add (its seeds, timings for GPU stages; the fingerprints of its code)."""
     settings = unrecorded(settings)
     return {
         "rule": rule,

@@ -56,8 +56,11 @@ def plot_purity_distribution(inputs, settings, stem):
 
 
 def plot_coefficient_heatmaps(inputs, settings, stem):
-    """|W M| per variant for one seed; rows are nodes sorted by their main feature."""
-    frames = [pd.read_csv(path) for path in inputs["coefficients"]]
+    """|W M| per variant for one seed (``heatmap_seed``); rows are nodes sorted by their main
+    feature."""
+    seed = settings["heatmap_seed"]
+    frames = [frame[frame["seed"] == seed].drop(columns="seed")
+              for frame in map(pd.read_csv, inputs["coefficients"])]
     panels = []
     for path, frame in zip(inputs["coefficients"], frames):
         task = Path(path).parent.parent.name

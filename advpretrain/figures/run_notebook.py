@@ -50,5 +50,4 @@ def run_notebook(settings, inputs, outputs, options) -> None:
     body, _ = HTMLExporter().from_notebook_node(notebook)
     with atomic_path(html_path) as tmp:
         Path(tmp).write_text(body, encoding="utf-8")
-        os.chmod(tmp, 0o644)  # a document to share (mkstemp makes it private)
     print(f"wrote {html_path}", flush=True)

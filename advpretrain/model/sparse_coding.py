@@ -101,5 +101,7 @@ def make_dataset(model: DataModel, sizes: dict, rng: np.random.Generator, simila
 def load_data(paths: list[str]) -> dict[str, torch.Tensor]:
     """Stack the per-seed data files into tensors of shape (S, n, ...)."""
     per_seed = [fileio.load_arrays(path) for path in paths]
-    return {name: torch.from_numpy(np.stack([arrays[name] for arrays in per_seed]))
-            for name in per_seed[0]}
+    # Every name any seed has, from every seed: a file that lacks one is named by load_arrays.
+    names = sorted(set().union(*per_seed))
+    return fileio.Arrays(", ".join(map(str, paths)), {
+        name: torch.from_numpy(np.stack([arrays[name] for arrays in per_seed])) for name in names})

@@ -48,17 +48,19 @@ def evaluate_nodes(nets: TwoLayerNets, dictionary: torch.Tensor, inputs: tuple, 
     return frame, coefficients
 
 
-def coefficient_frame(coefficients: torch.Tensor, variants: list[dict], n_seeds: int,
-                      seed_index: int) -> pd.DataFrame:
-    """|C| of one seed for every variant, long format, for the heat maps."""
+def coefficient_frame(coefficients: torch.Tensor, variants: list[dict],
+                      n_seeds: int) -> pd.DataFrame:
+    """|C| of every seed and variant, long format, for the heat maps (whose settings say which
+    seed they draw: choosing another reruns the figure, not this evaluation)."""
     records = []
     for v, variant in enumerate(variants):
-        matrix = coefficients[v * n_seeds + seed_index].abs().numpy()
-        hidden, d = matrix.shape
-        records.append(pd.DataFrame({"variant": variant["variant"],
-                                     "node": np.repeat(np.arange(hidden), d),
-                                     "feature": np.tile(np.arange(d), hidden),
-                                     "abs_coefficient": matrix.reshape(-1)}))
+        for seed_index in range(n_seeds):
+            matrix = coefficients[v * n_seeds + seed_index].abs().numpy()
+            hidden, d = matrix.shape
+            records.append(pd.DataFrame({"variant": variant["variant"], "seed": seed_index,
+                                         "node": np.repeat(np.arange(hidden), d),
+                                         "feature": np.tile(np.arange(d), hidden),
+                                         "abs_coefficient": matrix.reshape(-1)}))
     return pd.concat(records, ignore_index=True)
 
 
@@ -81,6 +83,5 @@ def evaluate_pretrained(settings: Mapping, inputs: Mapping, outputs: Mapping) ->
     fileio.write_csv(outputs["summary"], summarise_nodes(nodes, data["dictionary"].shape[-1],
                                                          evaluation["pure_threshold"]))
     fileio.write_csv(outputs["robustness"], robustness)
-    fileio.write_csv(outputs["coefficients"], coefficient_frame(
-        coefficients, variants, n_seeds, evaluation["heatmap_seed"]))
+    fileio.write_csv(outputs["coefficients"], coefficient_frame(coefficients, variants, n_seeds))
     return {"seeds": {"attack_seed": seed}}

@@ -1,15 +1,18 @@
-"""Code inputs of a rule, from the package's import graph (``ast``, no import).
+"""Code params of a rule, from the package's import graph (``ast``, no import).
 
-``code_inputs(script)`` lists the package modules a script imports, directly or not, so that a
-rule reruns when code it runs changes, and only then. Modules that cannot change a result
-(``RESULT_NEUTRAL``: progress lines, messages, the plumbing) are left out, so editing a log
-message reruns nothing. ``LAYERS`` orders the package's areas: a module imports only from its own
-area or a lower layer (tested).
+``code_fingerprints(script)`` hashes what a script and the package modules it imports, directly
+or not, do: the syntax tree of each file without its docstrings, so a comment, a docstring or a
+`touch` reruns nothing, and a changed statement reruns exactly the rules that run it. A rule gets
+them as its ``code`` param, keyed by module name (no path: a build can move). Modules that cannot
+change a result (``RESULT_NEUTRAL``: progress lines, messages, the plumbing) are left out, so
+editing a log message reruns nothing. ``LAYERS`` orders the package's areas: a module imports
+only from its own area or a lower layer (tested).
 """
 
 from __future__ import annotations
 
 import ast
+import hashlib
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
@@ -96,11 +99,36 @@ def dependencies(roots: Iterable[str]) -> set[str]:
     return seen
 
 
-def code_inputs(script: str | Path, *modules: str) -> list[str]:
-    """Files of the package modules a script (and any extra ``modules``, e.g. a plot function's
-    module chosen at run time) depends on, less the result-neutral ones: a rule's code inputs."""
+def code_modules(script: str | Path, *modules: str) -> list[str]:
+    """The package modules a script (and any extra ``modules``, e.g. a plot function's module
+    chosen at run time) depends on, less the result-neutral ones."""
     roots = _imported_names(Path(script), None) | set(modules)
-    return sorted(str(module_file(m)) for m in dependencies(roots) - RESULT_NEUTRAL)
+    return sorted(dependencies(roots) - RESULT_NEUTRAL)
+
+
+_DEFINITIONS = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+@cache
+def syntax_fingerprint(path: Path) -> str:
+    """A hash of what the Python file ``path`` does: its syntax tree (no comments, layout or
+    line numbers) without docstrings."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(node, _DEFINITIONS) and body and isinstance(body[0], ast.Expr) and \
+                isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+            node.body = body[1:] or [ast.Pass()]
+    return hashlib.sha256(ast.dump(tree).encode()).hexdigest()[:16]
+
+
+def code_fingerprints(script: str | Path, *modules: str) -> dict[str, str]:
+    """{the script as scripts/<name>, each module it depends on (``code_modules``): its
+    ``syntax_fingerprint``}: a rule's ``code`` param."""
+    script = Path(script).resolve()
+    return {f"{script.parent.name}/{script.name}": syntax_fingerprint(script),
+            **{module: syntax_fingerprint(module_file(module))
+               for module in code_modules(script, *modules)}}
 
 
 def area_of(module: str) -> tuple[int, str]:

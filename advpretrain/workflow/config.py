@@ -3,6 +3,7 @@
 Errors name the offending key (e.g. ``simulation.data.s``) so a user can fix the YAML directly.
 """
 
+import math
 from pathlib import Path
 
 import jsonschema
@@ -141,11 +142,42 @@ def _images_errors(images):
                        "1797 images for training")
 
 
+def _non_finite(value, path=()):
+    """Paths of the NaN and infinite numbers in the config: a schema's minimum and maximum let
+    NaN through (every comparison with it is false), and YAML reads `.nan` and `.inf`."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _non_finite(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _non_finite(item, (*path, index))
+    elif isinstance(value, float) and not math.isfinite(value):
+        yield path, value
+
+
+def _schema_errors(config):
+    """The schema's errors, less the knock-on ones: where a subschema of an ``allOf`` fails on
+    one key, ``unevaluatedProperties`` also calls its sibling keys unexpected; an error below
+    the unevaluated object already names what to fix."""
+    validator = jsonschema.Draft202012Validator(load_schema())
+    errors = list(validator.iter_errors(config))
+    paths = [tuple(error.absolute_path) for error in errors]
+
+    def knock_on(error):
+        path = tuple(error.absolute_path)
+        return error.validator == "unevaluatedProperties" and any(
+            len(other) > len(path) and other[:len(path)] == path for other in paths)
+
+    kept = [error for error in errors if not knock_on(error)]
+    return sorted(kept, key=lambda e: list(map(str, e.absolute_path)))
+
+
 def validate_config(config):
     """Raise ConfigError listing every invalid key; return the config unchanged otherwise."""
-    validator = jsonschema.Draft202012Validator(load_schema())
-    errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
-    problems = [f"config key {_key(error.absolute_path)}: {error.message}" for error in errors]
+    problems = [f"config key {_key(error.absolute_path)}: {error.message}"
+                for error in _schema_errors(config)]
+    problems += [f"config key {_key(path)}: {value} is not a finite number"
+                 for path, value in _non_finite(config)]
     if not problems:
         problems = [f"config key {key}: {message}" for key, message in _semantic_errors(config)]
     if problems:

@@ -110,7 +110,8 @@ def figure_settings(config: Mapping, name: str) -> dict:
     figures = {
         "purity_distribution": {"variants": list(dict.fromkeys(main + contrastive)),
                                 "d": sim["data"]["d"]},
-        "coefficient_heatmaps": {"variants": list(dict.fromkeys(main + contrastive))},
+        "coefficient_heatmaps": {"variants": list(dict.fromkeys(main + contrastive)),
+                                 "heatmap_seed": sim["evaluation"]["heatmap_seed"]},
         "robustness_curves": {"variants": main},
         "robustness_sandwich": {"variants": list(dict.fromkeys(main + contrastive))},
         "node_movement": {"variants": list(dict.fromkeys(main + contrastive))},

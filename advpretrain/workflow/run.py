@@ -2,7 +2,8 @@
 
 ``run(snakemake, stage)`` is all a script in scripts/ does: the stage gets the rule's
 ``settings`` param (and nothing else of the config), its named input and output paths, and any
-further params as keywords; its log gets everything it prints; its provenance JSON is written.
+further params as keywords (but ``code``, which its provenance records); its log gets everything
+it prints; its provenance JSON is written.
 This module must stay importable without torch: the Snakefile imports the package.
 """
 
@@ -43,6 +44,7 @@ def run(snakemake: Any, stage: Callable[..., Mapping | None]) -> None:
     torch.set_num_threads(max(1, int(snakemake.threads)))
     params = dict(snakemake.params.items())
     settings = params.pop("settings")
+    code = params.pop("code", None)
     recording = os.environ.get(RECORD_ENV)
     view = Recorder(settings) if recording else settings
     inputs, outputs = _paths(snakemake.input), _paths(snakemake.output)
@@ -57,7 +59,7 @@ def run(snakemake: Any, stage: Callable[..., Mapping | None]) -> None:
                 written = [path for name, path in outputs.items() if name != "meta"
                            for path in ([path] if isinstance(path, str) else path)]
                 fileio.write_json(outputs["meta"], fileio.provenance(
-                    snakemake.rule, wildcards, settings, inputs, written, **extra))
+                    snakemake.rule, wildcards, settings, inputs, written, code=code, **extra))
         except UserError as error:
             print(f"error: {error}", flush=True)
             raise SystemExit(1) from None

@@ -157,3 +157,18 @@ def test_editable_install_puts_the_checkout_on_sys_path():
         pytest.skip("advpretrain is not installed in editable mode (run `make setup`)")
     entries = {Path(line.strip()).resolve() for line in pth[0].locate().read_text().splitlines()}
     assert REPO in entries, f"{pth[0].name} does not hold {REPO}: an import hook instead?"
+
+
+def test_setup_leaves_a_pip_without_known_vulnerabilities():
+    """`make setup` upgrades the bundled pip (23.2.1: CVE-2023-5752, fixed in 23.3) to the pin
+    of requirements/pip.txt; this suite runs in that .venv."""
+    import importlib.metadata
+
+    (requirement,) = requirements(REQ / "pip.txt").values()
+    (specifier,) = requirement.specifier
+    assert specifier.operator == "==" and Version(specifier.version) >= Version("23.3")
+    assert importlib.metadata.version("pip") == specifier.version, "run `make setup`"
+    makefile = (REPO / "Makefile").read_text()
+    assert "pip install --quiet -r requirements/pip.txt" in makefile
+    assert "requirements/pip.txt" in re.findall(r"^SETUP_INPUTS\s*:=\s*(.+\n.*)$", makefile,
+                                                 re.MULTILINE)[0]

@@ -7,12 +7,17 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 from conftest import TEST_CONFIG, planned_jobs, planned_rules, run_snakemake
+
+from advpretrain.workflow.code_inputs import code_modules
 
 pytestmark = pytest.mark.workflow
 
@@ -76,7 +81,8 @@ def test_every_job_records_its_provenance(workflow_run):
     pretrain = json.loads(
         (workflow_run / "results/simulation/supervised/gate/pretrained.json").read_text())
     assert "results/data/seed0.npz" in pretrain["inputs"]
-    assert any(path.endswith("advpretrain/training.py") for path in pretrain["inputs"])
+    assert "advpretrain.model.training" in pretrain["code"]
+    assert "scripts/pretrain.py" in pretrain["code"]
     for figure in (workflow_run / "results" / "figures").glob("*.png"):
         assert figure.with_suffix(".json").exists(), figure
 
@@ -220,7 +226,7 @@ def edited(repo_copy):
 
 
 def test_plot_change_reruns_only_its_figures(workflow_run, repo_copy, edited):
-    edited("downstream_figures.py", "downstream test accuracy", "downstream accuracy (test)")
+    edited("figures/downstream.py", "downstream test accuracy", "downstream accuracy (test)")
     jobs = planned_jobs(run_snakemake(workflow_run, "--dry-run", repo=repo_copy).stdout)
     assert {job["rule"] for job in jobs} == {"figure", "export_figures", "all"}
     assert {job["wildcards"]["name"] for job in jobs if job["rule"] == "figure"} == {
@@ -228,21 +234,26 @@ def test_plot_change_reruns_only_its_figures(workflow_run, repo_copy, edited):
 
 
 def test_log_message_change_reruns_nothing(workflow_run, repo_copy, edited):
-    edited("progress.py", "elapsed {_clock(now)}", "time so far {_clock(now)}")
+    edited("core/progress.py", "elapsed {_clock(now)}", "time so far {_clock(now)}")
     assert "Nothing to be done" in run_snakemake(workflow_run, "--dry-run", repo=repo_copy).stdout
 
 
 def test_attack_change_reruns_exactly_what_attacks(workflow_run, repo_copy, edited):
-    edited("evaluation/attacks.py", "return 2.5 * eps / steps", "return 2.5 * eps / steps  # !")
-    jobs = planned_jobs(run_snakemake(workflow_run, "--dry-run", repo=repo_copy).stdout)
-    changed = {job["rule"] for job in jobs
-               if any(path.endswith("advpretrain/evaluation/attacks.py") for path in job["input"])}
-    assert changed == {"pretrain", "evaluate_pretrained", "evaluate_pair_loss", "downstream",
-                       "downstream_baselines", "downstream_blend", "node_movement",
-                       "threshold_study"}
-    # The real-image branch has its own attacks (advpretrain/images/attacks.py).
-    assert not {"sparse_coding_data", "images_pretrain", "images_evaluate"} & {
-        job["rule"] for job in jobs}
+    scripts = {rule: "images_report" if rule.startswith("images_report_") else rule
+               for rule in ONE_JOB_PER_RULE}
+    attacking = {rule for rule, script in scripts.items() if "advpretrain.evaluation.core" in
+                 code_modules(repo_copy / "scripts" / f"{script}.py")}
+    # The one attack core serves the simulations and the real-image branch alike.
+    assert attacking == {"pretrain", "evaluate_pretrained", "evaluate_pair_loss", "downstream",
+                         "downstream_baselines", "downstream_blend", "node_movement",
+                         "threshold_study", "images_pretrain", "images_evaluate"}
+    edited("evaluation/core.py", "return 2.5 * eps / steps", "return 2.4 * eps / steps")
+    planned = planned_rules(run_snakemake(workflow_run, "--dry-run", repo=repo_copy).stdout)
+    # Those whose code changed, and what reads their outputs.
+    assert planned == attacking | {"pair_attack_study", "figure", "claims", "export_figures",
+                                   "images_linear", "images_report_cifar10",
+                                   "images_report_digits", "all"}
+    assert not {"sparse_coding_data", "images_data"} & planned
 
 
 # ---------------------------------------------------------------- the claims and their control
@@ -293,3 +304,118 @@ def test_robust_accuracy_is_a_sandwich(workflow_run):
         curves = wide["worst_case"].groupby(["variant", "norm", "eps"]).mean()
         for (variant, norm), curve in curves.groupby(["variant", "norm"]):
             assert (curve.diff().dropna() <= 0.02).all(), (path, variant, norm, curve)
+
+
+def test_a_moved_touched_and_commented_checkout_has_nothing_to_do(workflow_run, repo_copy,
+                                                                  tmp_path):
+    """The checkout and its finished build copied elsewhere (a scratch space, a colleague's
+    folder), every script and module touched (what a `git checkout` does), a comment and a
+    docstring edited in the training code: nothing recorded names the old place, and code is
+    compared by what it does, so nothing reruns."""
+    moved_repo, moved_build = tmp_path / "elsewhere" / "checkout", tmp_path / "build"
+    shutil.copytree(repo_copy, moved_repo, symlinks=True)
+    shutil.copytree(workflow_run, moved_build, symlinks=True)
+    for folder, pattern in (("scripts", "*.py"), ("advpretrain", "**/*.py")):
+        for path in (moved_repo / folder).glob(pattern):
+            path.touch()
+    for module, old, new in (("model/training.py", '"""', '"""Edited: '),
+                             ("evaluation/core.py", "return 2.5 * eps / steps",
+                              "return 2.5 * eps / steps  # a comment")):
+        path = moved_repo / "advpretrain" / module
+        assert old in path.read_text()
+        path.write_text(path.read_text().replace(old, new, 1))
+    dry_run = run_snakemake(moved_build, "--dry-run", repo=moved_repo).stdout
+    assert "Nothing to be done" in dry_run, dry_run[-3000:]
+
+
+def test_a_whole_number_written_as_an_int_reruns_nothing(dry_run_after):
+    def as_int(config):
+        config["simulation"]["pretrain_variants"]["clean"]["eps"] = 0
+        config["simulation"]["evaluation"]["eps_grid"]["l2"][0] = 0
+    assert "Nothing to be done" in dry_run_after(as_int)
+
+
+def test_heatmap_seed_reruns_only_its_figure(dry_run_after):
+    jobs = planned_jobs(dry_run_after(
+        lambda c: c["simulation"]["evaluation"].update(heatmap_seed=1)))
+    assert {job["rule"] for job in jobs} <= {"figure", "export_figures", "run_notebook", "all"}
+    assert {job["wildcards"]["name"] for job in jobs if job["rule"] == "figure"} == {
+        "coefficient_heatmaps"}
+
+
+def test_outputs_follow_the_umask_and_none_is_write_protected(workflow_run):
+    """Every file of the build has the mode the umask gives (group-readable with 0o022 or
+    0o002, not mkstemp's 0600) and stays writable: a write-protected output (``protected()``)
+    stops a rerun for a user who is not root."""
+    umask = os.umask(0o077)
+    os.umask(umask)
+    files = [path for folder in ("results", "paper_figures")
+             for path in (workflow_run / folder).rglob("*") if path.is_file()]
+    wrong = {str(path.relative_to(workflow_run)): oct(path.stat().st_mode & 0o777)
+             for path in files if path.stat().st_mode & 0o777 != 0o666 & ~umask}
+    assert files and not wrong, f"modes other than {oct(0o666 & ~umask)}: {wrong}"
+
+
+# A user who is not root (CI runs as root and sets it: .ci/run); Snakemake's write protection and
+# file modes only show for such a user.
+UNPRIVILEGED_USER = os.environ.get("ADVPRETRAIN_UNPRIVILEGED_USER")
+DIGITS_ENCODER = "results/images/digits/supervised_adversarial/seed0/encoder.pt"
+
+
+@pytest.mark.skipif(not UNPRIVILEGED_USER or os.geteuid() != 0,
+                    reason="needs root and ADVPRETRAIN_UNPRIVILEGED_USER (as in CI)")
+def test_a_user_who_is_not_root_reruns_a_changed_image_setting(workflow_run, repo_copy,
+                                                                test_config):
+    """The finished build, copied to a folder the user owns: a changed image setting plans the
+    image pre-training again (no "Write-protected output files"), and what the user's job writes
+    has the mode the user's umask (0o002) gives."""
+    folder = Path(tempfile.mkdtemp(prefix="advpretrain-user-"))
+    try:
+        os.chmod(folder, 0o755)
+        repo, build = folder / "repository", folder / "workflow"
+        shutil.copytree(repo_copy, repo, symlinks=True)
+        shutil.copytree(workflow_run, build, symlinks=True)
+        test_config["images"]["digits"]["supervised"]["epochs"]["adversarial"] = 2
+        changed = folder / "changed.yaml"
+        changed.write_text(yaml.safe_dump(test_config, sort_keys=False))
+        subprocess.run(["chown", "-R", f"{UNPRIVILEGED_USER}:", str(folder)], check=True)
+
+        def as_user(*args):
+            command = [sys.executable, "-m", "snakemake", "--snakefile", str(repo / "Snakefile"),
+                       "--directory", str(build), "--cores", "1", *args,
+                       "--configfile", str(changed)]
+            return subprocess.run(
+                ["runuser", "-u", UNPRIVILEGED_USER, "--", "sh", "-c",
+                 'umask 002 && exec "$@"', "sh", *command],
+                cwd=build, capture_output=True, text=True,
+                env={**os.environ, "PYTHONPATH": str(repo), "HOME": str(folder),
+                     "XDG_CACHE_HOME": str(folder / ".cache")})
+
+        dry_run = as_user("--dry-run")
+        assert dry_run.returncode == 0, dry_run.stdout[-3000:] + dry_run.stderr[-3000:]
+        assert "images_pretrain" in planned_rules(dry_run.stdout)
+        rerun = as_user(DIGITS_ENCODER)
+        assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+        assert (build / DIGITS_ENCODER).stat().st_mode & 0o777 == 0o664
+    finally:
+        shutil.rmtree(folder)
+
+
+def test_a_deleted_provenance_json_is_rebuilt(workflow_run, repo_copy, tmp_path):
+    """Every provenance JSON is an input of a consumer (or of `all`), so a deleted one is made
+    again by its job: Snakemake remakes only the missing outputs that something needs."""
+    build = tmp_path / "build"
+    shutil.copytree(workflow_run, build, symlinks=True)
+    deleted = {"results/data/seed1.json": "sparse_coding_data",
+               "results/simulation/supervised/gate/pretrained.json": "pretrain",
+               "results/simulation/contrastive/gate/evaluation.json": "evaluate_pretrained",
+               "results/figures/eps_sweep.json": "figure",
+               "results/claims.json": "claims",
+               "results/images/digits/supervised_adversarial/seed1/pretrain.json":
+                   "images_pretrain"}
+    for path in deleted:
+        (build / path).unlink()
+    jobs = planned_jobs(run_snakemake(build, "--dry-run", repo=repo_copy).stdout)
+    missing = {path: rule for path, rule in deleted.items()
+               if not any(job["rule"] == rule and path in job["reason"] for job in jobs)}
+    assert not missing, f"not rebuilt: {missing}"

@@ -172,7 +172,7 @@ def _model(config: Mapping, task: str, activation: str) -> dict:
 def evaluate_pretrained(config: Mapping, task: str, activation: str) -> dict:
     sim = config["simulation"]
     return canonical({**_model(config, task, activation), "objective": objective(task),
-                      "evaluation": {**_evaluation(sim, "heatmap_seed", "pure_threshold"),
+                      "evaluation": {**_evaluation(sim, "pure_threshold"),
                                      "live_rate": live_rate(sim),
                                      "ensemble": _ensemble(sim, _main_job(sim, task, activation))}})
 

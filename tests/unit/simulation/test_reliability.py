@@ -1,6 +1,7 @@
 """Faults inside a stage: non-finite losses and data stop cleanly, with one-line errors and nothing
 half-written; stale or corrupt inputs are refused."""
 
+import os
 import pickle
 
 import numpy as np
@@ -97,3 +98,53 @@ def test_checkpoints_hold_tensors_only(tmp_path):
     torch.save({"payload": object()}, path)  # something a weights_only load must refuse
     with pytest.raises(pickle.UnpicklingError):
         fileio.load_torch(path)
+
+
+def _npz(folder, name="seed0.npz", **arrays):
+    path = folder / name
+    fileio.save_arrays(path, arrays or {"x": np.arange(500.0), "y": np.ones(3)})
+    return path
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated"])
+def test_empty_or_truncated_npz_is_one_line_naming_the_file(tmp_path, damage):
+    path = _npz(tmp_path)
+    data = path.read_bytes()
+    path.write_bytes(b"" if damage == "empty" else data[:len(data) // 2])
+    log = tmp_path / "job.log"
+    from advpretrain.workflow.run import run
+    with pytest.raises(SystemExit):
+        run(_FakeJob(log), lambda settings, inputs, outputs: fileio.load_arrays(path))
+    text = log.read_text()
+    assert text.splitlines()[-1].startswith(f"error: {path} is corrupt")
+    assert "delete it and rerun" in text and "Traceback" not in text
+
+
+def test_npz_lacking_an_array_names_the_file_and_the_array(tmp_path):
+    path = _npz(tmp_path, x=np.zeros(2))
+    with pytest.raises(InputDataError, match=rf"{path} lacks the array 'y'"):
+        fileio.load_arrays(path)["y"]
+
+
+def test_seed_files_lacking_an_array_name_the_file_and_the_array(tmp_path):
+    from advpretrain.model.sparse_coding import load_data
+    complete = _npz(tmp_path, "seed0.npz", x=np.zeros(2), y=np.ones(2))
+    incomplete = _npz(tmp_path, "seed1.npz", x=np.zeros(2))
+    with pytest.raises(InputDataError, match=rf"{incomplete} lacks the array 'y'"):
+        load_data([str(complete), str(incomplete)])
+    with pytest.raises(InputDataError, match=r"lacks the array 'z'"):
+        load_data([str(complete)])["z"]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002])
+def test_written_files_follow_the_umask(tmp_path, umask):
+    """Results are as readable as the umask says (mkstemp alone makes them 0600)."""
+    previous = os.umask(umask)
+    try:
+        fileio.write_json(tmp_path / "a.json", {"a": 1})
+        fileio.save_arrays(tmp_path / "a.npz", {"x": np.zeros(2)})
+        fileio.save_torch(tmp_path / "a.pt", {"x": torch.zeros(2)})
+    finally:
+        os.umask(previous)
+    for path in tmp_path.iterdir():
+        assert path.stat().st_mode & 0o777 == 0o666 & ~umask, path

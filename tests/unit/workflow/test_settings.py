@@ -1,13 +1,21 @@
-"""Settings per stage, the read recorder, and code inputs from the package's import graph."""
+"""Settings per stage, the read recorder, and code params from the package's import graph."""
 
 from __future__ import annotations
+
+import copy
 
 import pytest
 from conftest import REPO
 
 from advpretrain.core.canonical import Recorder, canonical, fingerprint, plain, unrecorded
 from advpretrain.workflow import params as settings
-from advpretrain.workflow.code_inputs import RESULT_NEUTRAL, code_inputs, dependencies, import_graph
+from advpretrain.workflow.code_inputs import (
+    RESULT_NEUTRAL,
+    code_fingerprints,
+    dependencies,
+    import_graph,
+    syntax_fingerprint,
+)
 
 
 def test_recorder_notes_values_read_and_finds_the_rest():
@@ -96,19 +104,75 @@ def test_the_package_has_no_import_cycle():
             visit(module, [])
 
 
-def test_code_inputs_follow_imports_and_skip_neutral_modules():
-    pretrain = code_inputs(REPO / "scripts" / "pretrain.py")
-    names = {path.split("advpretrain/")[-1] for path in pretrain}
-    assert {"simulation/pretrain.py", "simulation/jobs.py", "model/training.py",
-            "evaluation/core.py", "model/tasks.py", "__init__.py",
-            "evaluation/__init__.py"} <= names
-    assert not {"core/progress.py", "workflow/run.py", "core/errors.py",
-                "figures/style.py"} & names
+def test_code_params_follow_imports_and_skip_neutral_modules():
+    pretrain = code_fingerprints(REPO / "scripts" / "pretrain.py")
+    names = {name.removeprefix("advpretrain.") for name in pretrain}
+    assert {"scripts/pretrain.py", "simulation.pretrain", "simulation.jobs", "model.training",
+            "evaluation.core", "model.tasks", "advpretrain", "evaluation"} <= names
+    assert not {"core.progress", "workflow.run", "core.errors", "figures.style"} & names
+    assert not any("/" in name or "\\" in name for name in names - {"scripts/pretrain.py"}), \
+        "no paths: a build that moves must not rerun"
     assert "advpretrain.core.progress" in RESULT_NEUTRAL
-    figure = code_inputs(REPO / "scripts" / "figure.py", "advpretrain.figures.downstream")
-    assert any(path.endswith("figures/downstream.py") for path in figure)
+    figure = code_fingerprints(REPO / "scripts" / "figure.py", "advpretrain.figures.downstream")
+    assert "advpretrain.figures.downstream" in figure
     assert not any(m.startswith("advpretrain.simulation")
                    for m in dependencies(["advpretrain.figures.style"]))
+
+
+def _fingerprint_of(tmp_path, text):
+    path = tmp_path / f"module{len(list(tmp_path.iterdir()))}.py"
+    path.write_text(text)
+    return syntax_fingerprint(path)
+
+
+def test_code_fingerprint_ignores_comments_docstrings_and_layout(tmp_path):
+    original = _fingerprint_of(tmp_path, '''"""A module."""
+
+
+def step(eps, steps):
+    """The step size."""
+    return 2.5 * eps / steps
+''')
+    assert _fingerprint_of(tmp_path, '''"""Another text."""
+# a comment
+
+
+def step(eps, steps):  # why
+    """Changed docstring."""
+
+    return 2.5 * eps / steps
+''') == original
+    assert _fingerprint_of(tmp_path, '''def step(eps, steps):
+    return 2.4 * eps / steps
+''') != original
+    assert _fingerprint_of(tmp_path, '''def step(eps, steps):
+    return "2.5 * eps / steps"
+''') != original
+
+
+def test_heatmap_seed_is_a_setting_of_the_figure_only(test_config):
+    other = copy.deepcopy(test_config)
+    other["simulation"]["evaluation"]["heatmap_seed"] = 1
+    for task in ("supervised", "contrastive"):
+        assert settings.evaluate_pretrained(test_config, task, "gate") == \
+            settings.evaluate_pretrained(other, task, "gate")
+    assert settings.figure(other, "coefficient_heatmaps")["heatmap_seed"] == 1
+    assert settings.figure(test_config, "coefficient_heatmaps")["heatmap_seed"] == 0
+
+
+def test_a_whole_number_as_int_or_float_is_one_setting(test_config):
+    """``eps: 0`` and ``eps: 0.0`` give the same params (Snakemake compares their repr) and the
+    same fingerprint; other values still differ."""
+    as_int = copy.deepcopy(test_config)
+    as_int["simulation"]["pretrain_variants"]["clean"]["eps"] = 0
+    for stage_settings in (settings.pretrain, settings.evaluate_pretrained):
+        a = stage_settings(test_config, "supervised", "gate")
+        b = stage_settings(as_int, "supervised", "gate")
+        assert repr(a) == repr(b) and fingerprint(a) == fingerprint(b)
+    as_int["simulation"]["pretrain_variants"]["clean"]["eps"] = 0.001
+    changed = settings.pretrain(as_int, "supervised", "gate")
+    assert repr(changed) != repr(settings.pretrain(test_config, "supervised", "gate"))
+    assert fingerprint(changed) != fingerprint(settings.pretrain(test_config, "supervised", "gate"))
 
 
 def test_plumbing_needs_no_torch():
