@@ -236,7 +236,11 @@ def test_the_subsample_and_the_table():
     assert not ((linf[0.05] == "broken") & (linf[0.3] != "broken")).any()
     summary = summarise(decisions)
     assert len(summary) == 2 * 3
-    shares = summary[list(OUTCOMES)].sum(axis=1)
-    assert np.allclose(shares, 1.0) and (summary.points == 6).all()
+    assert (summary[list(OUTCOMES)].sum(axis=1) == 6).all() and (summary.points == 6).all()
+    assert (summary.lower <= summary.upper).all()
+    assert np.allclose(summary.width, summary.undecided / 6)
+    counted = decisions.groupby(["network", "norm", "eps"]).outcome.apply(
+        lambda o: (o == "robust").mean()).to_numpy()
+    assert np.allclose(summary.lower, counted)
     with pytest.raises(ValueError, match="unknown norms"):
         verify_subsample(nets, z, y, {"l1": [0.1]}, sample_size=6, base_seed=11)

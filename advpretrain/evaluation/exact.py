@@ -29,7 +29,10 @@ Soundness for the networks as they compute (float32), as in ``bounds``:
   sit on a jump within its tolerance, or its first point lie barely under the cut) is not
   accepted; further solves then look for a point of margin <= -tolerance, then <= 0, over the
   pieces shrunk away from the jumps by the jump tolerance, in a ball shrunk by ``BALL_SHRINK``;
-- undecided: neither within the time limit.
+- undecided: neither within the limits: about ``time_limit`` seconds a point, and with
+  ``node_limit`` at most that many branch-and-bound nodes a solve (of at most three). Within the
+  node limit alone a decision is deterministic (HiGHS and SCIP are); one that the time limit
+  ends depends on the machine's speed.
 
 Cheap decisions first: a point the networks get wrong unperturbed is broken (method "clean"), one
 the interval bound certifies is robust ("interval"), an attack's perturbation that passes the
@@ -244,17 +247,22 @@ class _Solved:
     delta: np.ndarray | None  # a point's delta (margin <= the cut), if one was found
 
 
-def _solve_linf(program: _Program, d: int, time_limit: float) -> _Solved:
+def _solve_linf(program: _Program, d: int, time_limit: float, node_limit: int | None
+                ) -> _Solved:
     """HiGHS, stopping at the first point under the cut (a huge relative gap ends the search
     there)."""
+    options = {"time_limit": max(time_limit, 0.01), "mip_rel_gap": 1e30}
+    if node_limit is not None:
+        options["node_limit"] = int(node_limit)
     result = milp(program.objective, integrality=program.integer,
                   bounds=Bounds(program.var_low, program.var_high),
                   constraints=LinearConstraint(program.matrix, program.row_low, program.row_high),
-                  options={"time_limit": max(time_limit, 0.01), "mip_rel_gap": 1e30})
+                  options=options)
     return _Solved(result.status == 2, None if result.x is None else np.asarray(result.x[:d]))
 
 
-def _solve_l2(program: _Program, d: int, radius: float, time_limit: float) -> _Solved:
+def _solve_l2(program: _Program, d: int, radius: float, time_limit: float,
+              node_limit: int | None) -> _Solved:
     """SCIP, stopping at the first point under the cut."""
     import pyscipopt  # only the l2 solves need SCIP
 
@@ -262,6 +270,8 @@ def _solve_l2(program: _Program, d: int, radius: float, time_limit: float) -> _S
     model.hideOutput()
     model.setParam("limits/time", max(time_limit, 0.01))
     model.setParam("limits/solutions", 1)
+    if node_limit is not None:
+        model.setParam("limits/nodes", int(node_limit))
     x = [model.addVar(lb=lo, ub=hi, obj=cost, vtype="B" if is_integer else "C")
          for lo, hi, cost, is_integer in zip(program.var_low, program.var_high,
                                              program.objective, program.integer)]
@@ -321,18 +331,20 @@ def _robust_tolerance(net: _Network, lower: np.ndarray, upper: np.ndarray) -> fl
 
 def decide(nets: TwoLayerNets, network: int, z: torch.Tensor, label: float, eps: float,
            norm: str, time_limit: float = DEFAULT_TIME_LIMIT,
-           attacked: torch.Tensor | None = None) -> Decision:
+           attacked: torch.Tensor | None = None, node_limit: int | None = None) -> Decision:
     """Decide whether any delta with ||delta||_norm <= eps makes network ``network`` of ``nets``
     misclassify z (d,) with label +-1 (see the module docstring); at most about ``time_limit``
-    seconds of solver time. ``attacked``: an attack's perturbed input (d,), accepted as the
-    counterexample (method "attack") when it passes the same checks as a solver's."""
+    seconds of solver time and, with ``node_limit``, that many nodes a solve. ``attacked``: an
+    attack's perturbed input (d,), accepted as the counterexample (method "attack") when it
+    passes the same checks as a solver's."""
     check_norm(norm)
     return _decide(_Network.of(nets, network), z, float(label), float(eps), norm, time_limit,
-                   attacked)
+                   attacked, node_limit)
 
 
 def _decide(net: _Network, z: torch.Tensor, label: float, eps: float, norm: str,
-            time_limit: float, attacked: torch.Tensor | None) -> Decision:
+            time_limit: float, attacked: torch.Tensor | None,
+            node_limit: int | None = None) -> Decision:
     started = time.perf_counter()
 
     def done(outcome, method, bound=math.nan, margin=math.nan, delta=None, unstable=0):
@@ -360,8 +372,8 @@ def _decide(net: _Network, z: torch.Tensor, label: float, eps: float, norm: str,
 
     def solve(program, radius, seconds):
         if norm == "linf":
-            return _solve_linf(program, d, seconds)
-        return _solve_l2(program, d, radius, seconds)
+            return _solve_linf(program, d, seconds, node_limit)
+        return _solve_l2(program, d, radius, seconds, node_limit)
 
     # The closure, each v_h free within its float32 rounding: sound for "robust".
     closure = _program(net, label, eps, lower, upper, centre, rounding, 0.0, tolerance)
@@ -406,8 +418,8 @@ def verify_subsample(nets: TwoLayerNets, z: torch.Tensor, labels: torch.Tensor,
                      budgets: Mapping[str, Sequence[float]], *, sample_size: int,
                      base_seed: int, seed_parts: Sequence = (),
                      time_limit: float = DEFAULT_TIME_LIMIT,
-                     attacked: Mapping[tuple[str, float], torch.Tensor] | None = None
-                     ) -> pd.DataFrame:
+                     attacked: Mapping[tuple[str, float], torch.Tensor] | None = None,
+                     node_limit: int | None = None) -> pd.DataFrame:
     """Decide a fixed subsample (``subsample_indices``) of every network's test points z (N, B, d)
     with labels (N, B) at every budget of ``budgets`` ({"linf": [0.02, ...], "l2": [...]}).
     ``attacked``: for some (norm, eps), perturbed inputs (N, B, d) an attack found, e.g.
@@ -435,7 +447,8 @@ def verify_subsample(nets: TwoLayerNets, z: torch.Tensor, labels: torch.Tensor,
                         inputs = (attacked or {}).get((norm, eps))
                         decision = _decide(net, z[network, point], float(labels[network, point]),
                                            eps, norm, time_limit,
-                                           None if inputs is None else inputs[network, point])
+                                           None if inputs is None else inputs[network, point],
+                                           node_limit)
                     if decision.outcome == "broken":
                         previous = decision
                     rows.append({"network": network, "norm": norm, "eps": eps,
@@ -448,11 +461,18 @@ def verify_subsample(nets: TwoLayerNets, z: torch.Tensor, labels: torch.Tensor,
 
 
 def summarise(decisions: pd.DataFrame) -> pd.DataFrame:
-    """Per network, norm and budget: the number of points, the robust / broken / undecided shares
-    (robust accuracy lies in [robust, robust + undecided]) and the mean and largest solve time."""
+    """Per network, norm and budget: the number of points, the robust / broken / undecided counts,
+    the exact robust accuracy's bounds (``lower`` the robust share, ``upper`` the robust and
+    undecided share, ``width`` their difference, the undecided share) and the mean and largest
+    decision time."""
     keys = ["network", "norm", "eps"]
-    shares = (pd.crosstab([decisions[k] for k in keys], decisions["outcome"], normalize="index")
-              .reindex(columns=list(OUTCOMES), fill_value=0.0))
+    counts = (pd.crosstab([decisions[k] for k in keys], decisions["outcome"])
+              .reindex(columns=list(OUTCOMES), fill_value=0))
     timing = decisions.groupby(keys)["seconds"].agg(points="size", mean_seconds="mean",
                                                     max_seconds="max")
-    return timing.join(shares).reset_index()
+    table = timing.join(counts).reset_index()
+    table["lower"] = table["robust"] / table["points"]
+    table["upper"] = (table["robust"] + table["undecided"]) / table["points"]
+    table["width"] = table["upper"] - table["lower"]
+    return table[[*keys, "points", *OUTCOMES, "lower", "upper", "width", "mean_seconds",
+                  "max_seconds"]]
