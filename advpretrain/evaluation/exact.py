@@ -49,6 +49,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyscipopt
 import torch
 from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
@@ -264,8 +265,6 @@ def _solve_linf(program: _Program, d: int, time_limit: float, node_limit: int | 
 def _solve_l2(program: _Program, d: int, radius: float, time_limit: float,
               node_limit: int | None) -> _Solved:
     """SCIP, stopping at the first point under the cut."""
-    import pyscipopt  # only the l2 solves need SCIP
-
     model = pyscipopt.Model()
     model.hideOutput()
     model.setParam("limits/time", max(time_limit, 0.01))
