@@ -1,6 +1,7 @@
-"""Exact verification of one supervised pre-training job: every network's points of a fixed
-seeded subsample of the test set decided robust, broken or undecided at the claim budgets
-(``evaluation.exact``), beside the attack ensemble's verdict on the same points.
+"""Exact verification of one supervised pre-training job: the points of a fixed seeded
+subsample of the test set decided robust, broken or undecided for every network of the verified
+variants (``evaluation.exact``: the claims' variants, every seed) at the claim budgets, beside
+the attack ensemble's verdict on the same points.
 
 The ensemble of the sandwich (``ensemble.worst_case``: the paper's FGM and PGD and the adaptive
 PGD through every surrogate) runs first on the subsample; each perturbation it found is tried as
@@ -28,6 +29,7 @@ from advpretrain.core.tables import label_columns
 from advpretrain.evaluation.ensemble import worst_case
 from advpretrain.evaluation.exact import subsample_indices, summarise, verify_subsample
 from advpretrain.evaluation.sandwich import attack_spec
+from advpretrain.model.networks import TwoLayerNets
 from advpretrain.model.sparse_coding import load_data
 from advpretrain.model.tasks import TASKS
 from advpretrain.simulation.jobs import load_networks, test_inputs
@@ -37,12 +39,19 @@ TIMES = ["mean_seconds", "max_seconds"]  # of ``exact.summarise``
 
 def exact_verification(settings: Mapping, inputs: Mapping, outputs: Mapping) -> dict:
     """Exact robustness of a subsample of every network's test points (module docstring)."""
-    nets, stored = load_networks(inputs["model"], settings["model"])
-    variants, exact = plain(settings["variants"]), settings["exact"]
+    job, stored = load_networks(inputs["model"], settings["model"])
+    job_variants, exact = plain(settings["variants"]), settings["exact"]
     n_seeds, base_seed = stored["n_seeds"], settings["base_seed"]
+    # The job's networks are variant-major; only those of the verified variants are decided.
+    chosen = [i for i, v in enumerate(job_variants) if v["variant"] in exact["variants"]]
+    variants = [job_variants[i] for i in chosen]
+    index = torch.tensor([i * n_seeds + s for i in chosen for s in range(n_seeds)])
+    nets = TwoLayerNets(job.weight.detach()[index], job.head.detach()[index],
+                        **stored["architecture"])
     labels = {"task": settings["task"], "activation": stored["architecture"]["activation"]}
     task = TASKS["supervised"]  # heads only: a contrastive pair score is not linear on a pattern
-    (z,), targets = test_inputs(task, load_data(inputs["data"]), len(nets.weight), n_seeds)
+    (z,), targets = test_inputs(task, load_data(inputs["data"]), len(job.weight), n_seeds)
+    z, targets = z[index], targets[index]
     budgets = {norm: [float(eps) for eps in values] for norm, values in
                plain(exact["budgets"]).items() if values}
     samples = exact["samples"]

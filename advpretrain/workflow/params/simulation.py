@@ -180,9 +180,11 @@ def evaluate_pretrained(config: Mapping, task: str, activation: str) -> dict:
 def exact_activations(sim: Mapping) -> list[str]:
     """The activations whose supervised jobs are verified exactly: the piecewise-linear ones
     (``THRESHOLDED``, those of ``evaluation.exact``) among the main one and the activation
-    study's."""
+    study's whose job trains one of ``evaluation.exact.variants``."""
     chosen = [sim["network"]["activation"], *sim["activation_study"]["activations"]]
-    return [a for a in dict.fromkeys(chosen) if a in THRESHOLDED]
+    verified = set(sim["evaluation"]["exact"]["variants"])
+    return [a for a in dict.fromkeys(chosen) if a in THRESHOLDED
+            and verified & {v["variant"] for v in job_variants(sim, "supervised", a)}]
 
 
 def exact_verification(config: Mapping, task: str, activation: str) -> dict:
