@@ -54,6 +54,7 @@ import torch
 from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
 
+from advpretrain.core.progress import Progress
 from advpretrain.core.seeding import derive_seed, numpy_rng
 from advpretrain.evaluation.bounds import head_margin_bound, preactivation_bounds
 from advpretrain.evaluation.core import NORMS, check_norm, project
@@ -432,7 +433,10 @@ def verify_subsample(nets: TwoLayerNets, z: torch.Tensor, labels: torch.Tensor,
         raise ValueError(f"unknown norms {sorted(unknown)}; choose from {NORMS}")
     points = subsample_indices(z.shape[1], sample_size, base_seed, *seed_parts)
     rows = []
+    progress = Progress("exact", z.shape[0], unit="networks")
     for network in range(z.shape[0]):
+        if network:
+            progress.report(network, undecided=sum(r["outcome"] == "undecided" for r in rows))
         net = _Network.of(nets, network)
         for norm, norm_budgets in budgets.items():
             for point in points:
