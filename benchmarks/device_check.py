@@ -21,7 +21,7 @@ error in the JSON and the next one runs. The JSON is rewritten after every secti
   (images_data -> images_pretrain -> images_linear -> images_evaluate).
 
 ``--tiny`` runs every section at a tiny size on the CPU, about 30 s of CPU time (the tests' check
-that this file still runs: tests/test_device_check.py).
+that this file still runs: tests/unit/benchmarks/test_device_check.py).
 
     python -m benchmarks.device_check --out results/device_check.json [--tiny] [--budget 420]
 """
@@ -72,7 +72,7 @@ def _module_at(path):
 
 
 # The tests' CIFAR-10 archive writer: the official on-disk format, random class-coloured images.
-write_cifar_archive = _module_at(REPO / "tests" / "test_cifar_data.py").write_cifar_archive
+write_cifar_archive = _module_at(REPO / "tests" / "cifar_archive.py").write_cifar_archive
 
 DATASET = "cifar10"
 CONFIGS = ["config/config.yaml", "config/gpu_budget.yaml"]

@@ -62,7 +62,7 @@ def copy_repository(destination: Path) -> Path:
 def write_test_archive(workdir: Path) -> None:
     """The tiny CIFAR-10 archive that config/test.yaml expects (the real one cannot be
     downloaded here)."""
-    from test_cifar_data import write_cifar_archive
+    from cifar_archive import write_cifar_archive
 
     root = yaml.safe_load(TEST_CONFIG.read_text())["images"]["cifar10"]["data"]["root"]
     write_cifar_archive(Path(workdir) / root)

@@ -1,5 +1,6 @@
 """Layer shapes of the encoders, torch-free: the models are built to them and the cost model
-counts their FLOPs (tests/test_images_cost.py checks the count against torch's FLOP counter).
+counts their FLOPs (tests/unit/images/test_images_cost.py checks the count against torch's FLOP
+counter).
 
 A layer is (kind, inputs, outputs, kernel, positions): a convolution with ``kernel`` x ``kernel``
 filters evaluated at ``positions`` output pixels, or a linear layer (kernel 1, positions 1). A

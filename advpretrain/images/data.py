@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torchvision.datasets.utils import check_integrity, download_url, extract_archive
 
 from advpretrain.core import fileio
 from advpretrain.core.errors import InputDataError
@@ -45,6 +44,10 @@ def _how_to_provide(archive, md5):
 
 def ensure_archive(source, md5: str) -> Path:
     """The verified archive: already in ``source.root``, or downloaded there if allowed."""
+    # Imported here: torchvision's package import costs seconds, and every image job imports
+    # this module while only images_data on CIFAR-10 needs the download helpers.
+    from torchvision.datasets.utils import check_integrity, download_url
+
     root = Path(source.root)
     archive = root / ARCHIVE_NAME
     if archive.exists():
@@ -84,6 +87,8 @@ def _read_batch(path):
 
 def read_archive(archive):
     """(train images, train labels, test images, test labels): uint8 NCHW and int64."""
+    from torchvision.datasets.utils import extract_archive  # lazy, as in ensure_archive
+
     with tempfile.TemporaryDirectory(dir=Path(archive).parent, prefix=".extract.") as scratch:
         extract_archive(archive, scratch)
         folder = Path(scratch) / BATCH_FOLDER

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Start a single-node SLURM cluster on this machine (CI and tests/test_slurm.py).
+# Start a single-node SLURM cluster on this machine (CI and tests/workflow/test_slurm.py).
 # Idempotent: installs munge + slurmctld + slurmd (Debian), writes a minimal /etc/slurm/slurm.conf
 # for this host (its CPUs and memory, no accounting, no cgroups: works inside a container), starts
 # the daemons and waits until `sinfo` shows the node idle. Needs root.

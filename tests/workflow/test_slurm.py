@@ -4,8 +4,9 @@ Skipped when no SLURM answers (`sinfo`), unless ADVPRETRAIN_SLURM_TEST=1, which 
 missing SLURM is a failure. To keep CI short (every SLURM job re-reads the workflow and the
 plugin polls every few seconds), the run covers one path of the test config's DAG: data (two
 one-core jobs side by side), supervised pre-training and evaluation (two-core jobs) and two
-figures; the whole DAG runs locally in tests/test_workflow.py and needs nothing the profile does
-not exercise here. The CIFAR-10 branch serves as the job that fails on purpose (no archive).
+figures; the whole DAG runs locally in tests/workflow/test_workflow.py and needs nothing the
+profile does not exercise here. The CIFAR-10 branch serves as the job that fails on purpose (no
+archive).
 """
 
 import os
@@ -16,8 +17,8 @@ import time
 
 import pytest
 import yaml
+from cifar_archive import write_cifar_archive
 from conftest import REPO, TEST_CONFIG
-from test_cifar_data import write_cifar_archive
 
 pytestmark = pytest.mark.slurm
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from conftest import REPO
 from scipy import stats
 
 from advpretrain.claims.claims import claims_table
@@ -26,7 +25,6 @@ from advpretrain.core.statistics import detectable_effect, holm, p_greater, powe
 from advpretrain.workflow import params as settings
 from advpretrain.workflow.config import validate_config
 
-REPO = Path(__file__).resolve().parent.parent
 SEEDS = range(5)
 VARIANTS = ("clean", "fgm_l2", "clean_twin", "untrained")
 

@@ -1,12 +1,12 @@
 """Downstream baselines and a tiny clean head-training run."""
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 import yaml
+from conftest import REPO
 
 from advpretrain.core.seeding import numpy_rng, torch_generator
 from advpretrain.model.measures import feature_coefficients, node_measures
@@ -14,8 +14,6 @@ from advpretrain.model.sparse_coding import DataModel, make_dataset
 from advpretrain.simulation import heads as ds
 from advpretrain.workflow import params as settings
 from advpretrain.workflow.config import validate_config
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture()

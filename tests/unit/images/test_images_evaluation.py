@@ -12,7 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 import torchattacks
-from test_cifar_data import make_arrays, tiny_config, write_cifar_archive
+from cifar_archive import make_arrays, tiny_config, write_cifar_archive
 from torch import nn
 
 from advpretrain.evaluation.core import frozen, linf_pgd

@@ -292,7 +292,7 @@ def test_robust_accuracy_is_a_sandwich(workflow_run):
     """Gradient-masking checks on every network and budget of the test build: certified <=
     worst case over the ensemble <= each of the paper's attacks (same samples), and the worst
     case falls as the budget grows (mean over seeds). That a huge budget brings it to chance is
-    tested on trained networks in tests/test_ensemble_bounds.py."""
+    tested on trained networks in tests/unit/evaluation/test_ensemble_bounds.py."""
     for path in (workflow_run / "results" / "simulation").glob("*/*/robustness.csv"):
         frame = pd.read_csv(path)
         wide = frame.pivot_table(index=["variant", "seed", "norm", "eps"], columns="attack",

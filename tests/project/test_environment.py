@@ -10,16 +10,16 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import REPO
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 import advpretrain
 
-ROOT = Path(__file__).resolve().parent.parent
-REQ = ROOT / "requirements"
+REQ = REPO / "requirements"
 LOCKS = {"job": REQ / "job.lock", "dev": REQ / "dev.lock"}
-ENV_FILES = {"job": ROOT / "envs" / "workflow.yaml", "dev": ROOT / "envs" / "dev.yaml"}
+ENV_FILES = {"job": REPO / "envs" / "workflow.yaml", "dev": REPO / "envs" / "dev.yaml"}
 CONDA_PYTHON = "python=3.11.7"
 
 
@@ -123,12 +123,12 @@ def test_torch_is_the_registry_build():
 
 
 def test_pyproject_version_is_the_package_version():
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
     assert "version" not in project["project"] and "version" in project["project"]["dynamic"]
     attr = project["tool"]["setuptools"]["dynamic"]["version"]["attr"]
     assert attr == "advpretrain.__version__"
     # setuptools reads it statically from the module's source; so do we.
-    source = ast.parse((ROOT / "advpretrain" / "__init__.py").read_text())
+    source = ast.parse((REPO / "advpretrain" / "__init__.py").read_text())
     (value,) = [node.value.value for node in source.body if isinstance(node, ast.Assign)
                 and [getattr(t, "id", None) for t in node.targets] == ["__version__"]]
     assert value == advpretrain.__version__
@@ -136,9 +136,9 @@ def test_pyproject_version_is_the_package_version():
 
 
 def test_setup_reinstalls_when_any_lock_changes():
-    makefile = (ROOT / "Makefile").read_text()
+    makefile = (REPO / "Makefile").read_text()
     (inputs,) = re.findall(r"^SETUP_INPUTS\s*:=\s*(.+)$", makefile, re.MULTILINE)
-    expected = {*(str(p.relative_to(ROOT)) for p in LOCKS.values()), "requirements/nodeps.txt",
+    expected = {*(str(p.relative_to(REPO)) for p in LOCKS.values()), "requirements/nodeps.txt",
                 "pyproject.toml"}
     assert expected <= set(inputs.split())
 
@@ -156,7 +156,7 @@ def test_editable_install_puts_the_checkout_on_sys_path():
     if not pth:
         pytest.skip("advpretrain is not installed in editable mode (run `make setup`)")
     entries = {Path(line.strip()).resolve() for line in pth[0].locate().read_text().splitlines()}
-    assert ROOT in entries, f"{pth[0].name} does not hold {ROOT}: an import hook instead?"
+    assert REPO in entries, f"{pth[0].name} does not hold {REPO}: an import hook instead?"
 
 
 def test_setup_leaves_a_pip_without_known_vulnerabilities():
@@ -168,7 +168,7 @@ def test_setup_leaves_a_pip_without_known_vulnerabilities():
     (specifier,) = requirement.specifier
     assert specifier.operator == "==" and Version(specifier.version) >= Version("23.3")
     assert importlib.metadata.version("pip") == specifier.version, "run `make setup`"
-    makefile = (ROOT / "Makefile").read_text()
+    makefile = (REPO / "Makefile").read_text()
     assert "pip install --quiet -r requirements/pip.txt" in makefile
     assert "requirements/pip.txt" in re.findall(r"^SETUP_INPUTS\s*:=\s*(.+\n.*)$", makefile,
                                                  re.MULTILINE)[0]

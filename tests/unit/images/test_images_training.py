@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
-from test_cifar_data import make_arrays, tiny_config, write_cifar_archive
+from cifar_archive import make_arrays, tiny_config, write_cifar_archive
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from advpretrain.core.canonical import fingerprint
