@@ -67,7 +67,8 @@ def test_dag_builds_every_figure_and_table(workflow_run):
     assert {"claims.md", "cifar10_table.csv", "digits_table.csv"} <= figures
     summary = pd.read_csv(workflow_run / "results/simulation/supervised/gate/summary.csv")
     assert set(summary["measure"]) == {"purity", "participation_ratio", "feature_count",
-                                       "live_share", "pure_share", "coverage"}
+                                       "functional_purity", "purity_all", "live_share",
+                                       "pure_share", "coverage"}
     assert summary.groupby(["variant", "measure"]).size().eq(4).all()  # 4 seeds in test.yaml
     robustness = pd.read_csv(workflow_run / "results/simulation/supervised/gate/robustness.csv")
     assert {"attack", "norm", "eps", "accuracy", "loss", "variant", "seed"} <= set(robustness)
