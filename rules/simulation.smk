@@ -62,6 +62,46 @@ rule evaluate_pretrained:
         "../scripts/evaluate_pretrained.py"
 
 
+# Exact verification (MILP / MIQCP) of a seeded subsample of the test points of every supervised
+# job with a piecewise-linear activation, at the budgets of evaluation.exact.
+EXACT_CSVS = expand(
+    f"{SIM_DIR}/supervised/{{activation}}/exact_{{table}}.csv",
+    activation=params.exact_activations(SIM),
+    table=["summary", "points"],
+)
+ALL_TARGETS.extend(EXACT_CSVS)
+
+
+rule exact_verification:
+    input:
+        data=data_files,
+        model=rules.pretrain.output.model,
+        code=code("exact_verification"),
+    output:
+        summary=f"{SIM_DIR}/{{task}}/{{activation}}/exact_summary.csv",
+        points=f"{SIM_DIR}/{{task}}/{{activation}}/exact_points.csv",
+        meta=f"{SIM_DIR}/{{task}}/{{activation}}/exact.json",
+    log:
+        f"{RESULTS}/logs/exact/{{task}}_{{activation}}.log",
+    benchmark:
+        benchmark_file("exact_verification", "task", "activation")
+    wildcard_constraints:
+        task="supervised",
+        activation="|".join(params.THRESHOLDED),
+    conda:
+        "../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=240,
+    params:
+        settings=lambda wildcards: params.exact_verification(
+            config, wildcards.task, wildcards.activation
+        ),
+    script:
+        "../scripts/exact_verification.py"
+
+
 rule node_movement:
     input:
         data=data_files,

@@ -124,7 +124,8 @@ def adaptive_pgd(nets: TwoLayerNets, task, inputs: tuple, labels: torch.Tensor, 
                  steps: int, surrogate: str = "own", restarts: int = 1,
                  step_rule: str = "halving", random_start: bool = True,
                  generator: torch.Generator | None = None,
-                 initial: AttackResult | None = None) -> AttackResult:
+                 initial: AttackResult | None = None, uniform_ball: bool = False
+                 ) -> AttackResult:
     """PGD on the margin y * task.margin through a surrogate's gradient, judged on the true nets.
 
     Each step moves every perturbation by ``step_sizes(steps, step_rule)`` times eps along the
@@ -132,7 +133,8 @@ def adaptive_pgd(nets: TwoLayerNets, task, inputs: tuple, labels: torch.Tensor, 
     the logistic loss too, without its vanishing gradient at large margins) and projects back
     onto the ball. Every restart starts at a random point of the ball (``random_start``; random
     starts broke more samples than a start at the clean input), or else at the clean input, and
-    then restarts beyond one repeat it.
+    then restarts beyond one repeat it. ``uniform_ball``: l2 starts uniform in the ball
+    (``core.random_perturbation``), not crowded towards its centre.
 
     The samples are attacked a chunk at a time (``sample_chunks``); within a chunk a restart runs
     only on the samples not broken yet, compacted to the largest count of any network, and stops
@@ -159,7 +161,8 @@ def adaptive_pgd(nets: TwoLayerNets, task, inputs: tuple, labels: torch.Tensor, 
             compact = _take(part, index)
             _pgd_run(surrogate_nets, task, tuple(_gather(x[:, rows], index) for x in clean),
                      _gather(labels[:, rows], index), budget, norm, sizes,
-                     random_start=random_start, generator=generator, best=compact)
+                     random_start=random_start, generator=generator, best=compact,
+                     uniform_ball=uniform_ball)
             part = _put(part, index, compact)
         parts.append(part)
     return AttackResult(torch.cat([part.margin for part in parts], 1),
@@ -168,9 +171,11 @@ def adaptive_pgd(nets: TwoLayerNets, task, inputs: tuple, labels: torch.Tensor, 
 
 def _pgd_run(surrogate_nets: SurrogateNets, task, clean: tuple, labels: torch.Tensor,
              budget: torch.Tensor, norm: str, sizes: Sequence[float], *, random_start: bool,
-             generator: torch.Generator | None, best: AttackResult) -> None:
+             generator: torch.Generator | None, best: AttackResult,
+             uniform_ball: bool = False) -> None:
     """One restart on (compacted) samples, updating ``best`` in place after every step."""
-    deltas = [project(random_perturbation(x, budget, norm, SAMPLE_NDIM, generator)
+    deltas = [project(random_perturbation(x, budget, norm, SAMPLE_NDIM, generator,
+                                          uniform_ball=uniform_ball)
                        if random_start else torch.zeros_like(x), budget, norm, SAMPLE_NDIM)
               for x in clean]
     def observe(negative_margin, perturbed):

@@ -63,9 +63,19 @@ def project(delta, eps, norm, sample_ndim):
     return delta * scale
 
 
-def random_perturbation(x, eps, norm, sample_ndim, generator):
+def random_perturbation(x, eps, norm, sample_ndim, generator, *, uniform_ball=False):
     """A random perturbation in the ball, in x's memory format: uniform in the cube for l_inf;
-    for l2 a uniform direction at a radius uniform in [0, eps]."""
+    for l2 a direction at a radius uniform in [0, eps] (the normalised cube sample, which
+    crowds starts towards the centre in high dimension). ``uniform_ball``: l2 draws uniformly
+    from the ball instead (a Gaussian direction at radius eps U^(1/d), d the per-sample size);
+    l_inf is uniform in its ball either way."""
+    if norm == "l2" and uniform_ball:
+        noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        noise = noise / _l2_norm(noise, sample_ndim).clamp_min(1e-12)
+        radius = torch.rand(x.shape[:sample_ndim] + (1,) * (x.dim() - sample_ndim),
+                            generator=generator, device=x.device, dtype=x.dtype)
+        size = _per_sample(x, sample_ndim).shape[-1] if x.dim() > sample_ndim else 1
+        return torch.empty_like(x).copy_(noise * radius.pow(1.0 / size) * eps)
     noise = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype) * 2 - 1
     if norm == "l2":
         noise = noise / _l2_norm(noise, sample_ndim).clamp_min(1e-12)

@@ -81,10 +81,12 @@ def _downstream_errors(sim):
     if end_to_end not in variants:
         yield ("simulation.downstream.end_to_end.variant",
                f"{end_to_end!r} is not in simulation.pretrain_variants {sorted(variants)}")
-    for study in ("activation_study", "threshold_study"):
-        unknown = [v for v in sim[study]["variants"] if v not in variants]
+    for key, listed in (("activation_study.variants", sim["activation_study"]["variants"]),
+                        ("threshold_study.variants", sim["threshold_study"]["variants"]),
+                        ("evaluation.exact.variants", sim["evaluation"]["exact"]["variants"])):
+        unknown = [v for v in listed if v not in variants]
         if unknown:
-            yield (f"simulation.{study}.variants",
+            yield (f"simulation.{key}",
                    f"{unknown} are not in simulation.pretrain_variants {sorted(variants)}")
 
 

@@ -33,6 +33,7 @@ ONE_JOB_PER_RULE = {
     "downstream_baselines": "results/simulation/baselines/gate/downstream.csv",
     "downstream_blend": "results/simulation/supervised/gate/downstream_blend.csv",
     "node_movement": "results/simulation/contrastive/gate/movement.csv",
+    "exact_verification": "results/simulation/supervised/relu/exact_summary.csv",
     "threshold_study": "results/simulation/threshold_study/e0.1.csv",
     "figure": "results/figures/eps_sweep.png",
     "claims": "results/claims.csv",
@@ -46,8 +47,8 @@ ONE_JOB_PER_RULE = {
 REBUILD_LAYERS = [
     ["sparse_coding_data", "images_data"],
     ["pretrain", "evaluate_pretrained", "evaluate_pair_loss", "downstream", "downstream_baselines",
-     "downstream_blend", "node_movement", "threshold_study", "images_pretrain", "images_linear",
-     "images_evaluate"],
+     "downstream_blend", "node_movement", "threshold_study", "exact_verification",
+     "images_pretrain", "images_linear", "images_evaluate"],
     ["pair_attack_study", "figure", "images_report_cifar10", "images_report_digits"],
     ["claims"],
 ]

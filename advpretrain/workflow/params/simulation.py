@@ -177,6 +177,26 @@ def evaluate_pretrained(config: Mapping, task: str, activation: str) -> dict:
                                      "ensemble": _ensemble(sim, _main_job(sim, task, activation))}})
 
 
+def exact_activations(sim: Mapping) -> list[str]:
+    """The activations whose supervised jobs are verified exactly: the piecewise-linear ones
+    (``THRESHOLDED``, those of ``evaluation.exact``) among the main one and the activation
+    study's whose job trains one of ``evaluation.exact.variants``."""
+    chosen = [sim["network"]["activation"], *sim["activation_study"]["activations"]]
+    verified = set(sim["evaluation"]["exact"]["variants"])
+    return [a for a in dict.fromkeys(chosen) if a in THRESHOLDED
+            and verified & {v["variant"] for v in job_variants(sim, "supervised", a)}]
+
+
+def exact_verification(config: Mapping, task: str, activation: str) -> dict:
+    sim = config["simulation"]
+    ensemble = sim["evaluation"]["ensemble"]
+    return canonical({**_model(config, task, activation),
+                      "exact": sim["evaluation"]["exact"],
+                      "ensemble": {key: ensemble[key] for key in ("steps", "restarts",
+                                                                  "surrogates")},
+                      "pgd_steps": sim["evaluation"]["pgd_steps"]})
+
+
 def node_movement(config: Mapping, task: str, activation: str) -> dict:
     sim = config["simulation"]
     return canonical({**_model(config, task, activation), "objective": objective(task),

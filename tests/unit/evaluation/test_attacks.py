@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from advpretrain.evaluation.core import perturb
+from advpretrain.evaluation.core import perturb, random_perturbation
 
 
 def quadratic_loss(x):
@@ -55,3 +55,24 @@ def test_pair_inputs_are_perturbed_jointly(points):
 def test_unknown_norm_is_refused(points):
     with pytest.raises(ValueError, match="unknown attack norm"):
         perturb(quadratic_loss, (points,), 0.1, "l1")
+
+
+@pytest.mark.parametrize("norm", ["l2", "linf"])
+def test_the_default_random_start_draws_what_it_always_drew(norm):
+    """The default start: the cube sample, for l2 normalised per sample and scaled by a radius
+    uniform in [0, eps], from the same random numbers; ``uniform_ball`` changes only l2."""
+    images = torch.rand(5, 3, 4, 4, generator=torch.Generator().manual_seed(1))
+    generator = torch.Generator().manual_seed(3)
+    expected = torch.rand(images.shape, generator=generator) * 2 - 1
+    if norm == "l2":
+        expected = expected / expected.flatten(1).norm(dim=1).clamp_min(1e-12)[:, None, None, None]
+        expected = expected * torch.rand(5, 1, 1, 1, generator=generator) * 0.2
+    else:
+        expected = expected * 0.2
+    drawn = random_perturbation(images, 0.2, norm, 1, torch.Generator().manual_seed(3))
+    assert torch.equal(drawn, expected)
+    ball = random_perturbation(images, 0.2, norm, 1, torch.Generator().manual_seed(3),
+                               uniform_ball=True)
+    assert torch.equal(ball, drawn) == (norm == "linf")
+    size = ball.flatten(1).norm(dim=1) if norm == "l2" else ball.abs().flatten(1).amax(1)
+    assert (size <= 0.2 + 1e-6).all()
