@@ -76,7 +76,7 @@ rule exact_verification:
     input:
         data=data_files,
         model=rules.pretrain.output.model,
-        code=code("exact_verification"),
+        provenance=provenance("exact_verification", data_files, rules.pretrain.output.model),
     output:
         summary=f"{SIM_DIR}/{{task}}/{{activation}}/exact_summary.csv",
         points=f"{SIM_DIR}/{{task}}/{{activation}}/exact_points.csv",
@@ -95,6 +95,7 @@ rule exact_verification:
         mem_mb=4000,
         runtime=240,
     params:
+        code=code("exact_verification"),
         settings=lambda wildcards: params.exact_verification(
             config, wildcards.task, wildcards.activation
         ),

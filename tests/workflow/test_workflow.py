@@ -248,7 +248,8 @@ def test_attack_change_reruns_exactly_what_attacks(workflow_run, repo_copy, edit
     # The one attack core serves the simulations and the real-image branch alike.
     assert attacking == {"pretrain", "evaluate_pretrained", "evaluate_pair_loss", "downstream",
                          "downstream_baselines", "downstream_blend", "node_movement",
-                         "threshold_study", "images_pretrain", "images_evaluate"}
+                         "threshold_study", "exact_verification", "images_pretrain",
+                         "images_evaluate"}
     edited("evaluation/core.py", "return 2.5 * eps / steps", "return 2.4 * eps / steps")
     planned = planned_rules(run_snakemake(workflow_run, "--dry-run", repo=repo_copy).stdout)
     # Those whose code changed, and what reads their outputs.
