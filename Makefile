@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-$(shell cat $(SETUP_INPUTS) | sha256sum | cut -c1-16
 CORES ?= all
 SNAKEMAKE := $(BIN)/snakemake --cores $(CORES)
 
-.PHONY: setup lock reproduce simulations cifar10 test figures dry-run lint report notebooks docs
+.PHONY: setup lock audit reproduce simulations cifar10 test figures dry-run lint report notebooks docs
 
 
 setup: $(STAMP)
@@ -36,6 +36,16 @@ $(STAMP): $(SETUP_INPUTS)
 # the locks; only pip (tools/lock.py). Commit the results; the next `make` re-installs .venv.
 lock:
 	$(PYTHON) tools/lock.py
+
+# The pinned packages (requirements/) against a vulnerability database, with pip-audit from its
+# own .venv-audit (requirements/audit.txt); tools/audit.py says plainly when no vulnerability
+# service is reachable (nothing checked: exit 2), a known vulnerability exits 1.
+AUDIT_BIN := .venv-audit/bin
+audit:
+	test -x $(AUDIT_BIN)/python || $(PYTHON) -m venv .venv-audit
+	$(AUDIT_BIN)/python -m pip install --quiet -r requirements/pip.txt
+	$(AUDIT_BIN)/python -m pip install --quiet -r requirements/audit.txt
+	$(AUDIT_BIN)/python tools/audit.py
 
 # Everything: CIFAR-10 only where a GPU is visible (images.cifar10.enabled: auto); on a CPU
 # host the simulations, the digits branch, the figures, the claims and the report.

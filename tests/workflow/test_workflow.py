@@ -68,7 +68,8 @@ def test_dag_builds_every_figure_and_table(workflow_run):
     assert {"claims.md", "cifar10_table.csv", "digits_table.csv"} <= figures
     summary = pd.read_csv(workflow_run / "results/simulation/supervised/gate/summary.csv")
     assert set(summary["measure"]) == {"purity", "participation_ratio", "feature_count",
-                                       "live_share", "pure_share", "coverage"}
+                                       "functional_purity", "purity_all", "live_share",
+                                       "pure_share", "coverage"}
     assert summary.groupby(["variant", "measure"]).size().eq(4).all()  # 4 seeds in test.yaml
     robustness = pd.read_csv(workflow_run / "results/simulation/supervised/gate/robustness.csv")
     assert {"attack", "norm", "eps", "accuracy", "loss", "variant", "seed"} <= set(robustness)
@@ -247,7 +248,8 @@ def test_attack_change_reruns_exactly_what_attacks(workflow_run, repo_copy, edit
     # The one attack core serves the simulations and the real-image branch alike.
     assert attacking == {"pretrain", "evaluate_pretrained", "evaluate_pair_loss", "downstream",
                          "downstream_baselines", "downstream_blend", "node_movement",
-                         "threshold_study", "images_pretrain", "images_evaluate"}
+                         "threshold_study", "exact_verification", "images_pretrain",
+                         "images_evaluate"}
     edited("evaluation/core.py", "return 2.5 * eps / steps", "return 2.4 * eps / steps")
     planned = planned_rules(run_snakemake(workflow_run, "--dry-run", repo=repo_copy).stdout)
     # Those whose code changed, and what reads their outputs.
