@@ -105,15 +105,22 @@ PAGE_FIGURES = FIGURE_PROBLEM + """Promise.all([...document.images].map(async (i
 BROWSER_REQUIRED = os.environ.get("ADVPRETRAIN_BROWSER_TEST") == "1"
 
 
-@pytest.fixture(scope="module")
-def browser():
+@pytest.fixture(scope="session")
+def chromium():
+    """Chromium's path; session-scoped so that it comes before the build: without Chromium the
+    browser tests skip (or fail) at once."""
     executable = find_chromium()
     if executable is None:
         if BROWSER_REQUIRED:
             pytest.fail("ADVPRETRAIN_BROWSER_TEST=1 but no Chromium is installed "
                         "(`apt-get install chromium`, as .ci/run does)")
         pytest.skip("Chromium is not installed; set ADVPRETRAIN_BROWSER_TEST=1 to require it")
-    with Browser(executable) as opened:
+    return executable
+
+
+@pytest.fixture(scope="module")
+def browser(chromium):
+    with Browser(chromium) as opened:
         yield opened
 
 
@@ -133,7 +140,7 @@ def page_problems(browser, path, figures_js):
     return figures, problems + errors
 
 
-def test_report_renders_in_a_browser(built, browser):
+def test_report_renders_in_a_browser(browser, built):
     figures, problems = page_problems(browser, built / "results" / "report.html",
                                       REPORT_FIGURES)
     assert not problems, "\n".join(problems)
@@ -142,7 +149,7 @@ def test_report_renders_in_a_browser(built, browser):
         assert str(png.relative_to(built)) in shown, f"{png.name} was not shown"
 
 
-def test_notebooks_render_in_a_browser(built, browser):
+def test_notebooks_render_in_a_browser(browser, built):
     problems = []
     for html in sorted((built / "results" / "notebooks").glob("*.html")):
         figures, found = page_problems(browser, html, PAGE_FIGURES)
@@ -152,7 +159,7 @@ def test_notebooks_render_in_a_browser(built, browser):
     assert not problems, "\n".join(problems)
 
 
-def test_browser_check_names_a_broken_figure_and_an_error(built, browser, tmp_path):
+def test_browser_check_names_a_broken_figure_and_an_error(browser, built, tmp_path):
     """The two checks above on broken copies: the report with one figure's PNG cut to half its
     bytes (an <img> still shows the top half), and a notebook with a console error and an
     uncaught exception injected."""
