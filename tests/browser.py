@@ -60,9 +60,11 @@ class Browser:
                    "--host-resolver-rules=MAP * ~NOTFOUND", "--window-size=1400,1000",
                    "about:blank"]
         self._log = tempfile.TemporaryFile()
+        # HOME in the profile too: Chromium writes nothing elsewhere (CI may run as nobody).
         self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=self._log,
                                         stderr=subprocess.STDOUT, pass_fds=(3, 4),
-                                        preexec_fn=on_fds_3_and_4)
+                                        preexec_fn=on_fds_3_and_4,
+                                        env={**os.environ, "HOME": self.profile})
         os.close(to_browser)
         os.close(from_browser)
         self._buffer = b""
