@@ -16,6 +16,14 @@ from advpretrain.core.fileio import atomic_path
 WORKDIR = Path(os.environ.get("ADVPRETRAIN_WORKDIR", "."))
 RESULTS = WORKDIR / "results"
 ACTIVATION = os.environ.get("ADVPRETRAIN_ACTIVATION", "gate")
+# nbconvert's lab template without the two scripts it loads from a CDN (require.js, for widgets,
+# and MathJax, for LaTeX; the notebooks use neither): the HTML opens offline without an error
+# (tests/workflow/test_report_notebooks.py opens it in Chromium with the network cut).
+OFFLINE_TEMPLATE = (
+    "{%- extends 'index.html.j2' -%}"
+    "{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}"
+    "{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}"
+)
 
 
 def show_figure(name):
@@ -32,6 +40,7 @@ def run_notebook(settings, inputs, outputs, options) -> None:
     A failing cell raises (nbclient's CellExecutionError names the cell and its traceback), so
     the rule fails and no HTML is left behind. ``options.cell_timeout``: seconds per cell.
     """
+    import jinja2
     import jupytext
     from nbclient import NotebookClient
     from nbconvert import HTMLExporter
@@ -47,7 +56,9 @@ def run_notebook(settings, inputs, outputs, options) -> None:
     client.execute()
     for cell in notebook.cells:  # no timing metadata: it only adds noise to the HTML
         cell.get("metadata", {}).pop("execution", None)
-    body, _ = HTMLExporter().from_notebook_node(notebook)
+    templates = jinja2.DictLoader({"offline.html.j2": OFFLINE_TEMPLATE})
+    exporter = HTMLExporter(extra_loaders=[templates], template_file="offline.html.j2")
+    body, _ = exporter.from_notebook_node(notebook)
     with atomic_path(html_path) as tmp:
         Path(tmp).write_text(body, encoding="utf-8")
     print(f"wrote {html_path}", flush=True)
