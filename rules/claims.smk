@@ -8,6 +8,11 @@ CLAIMS_INPUTS = {
     "supervised_summary": sim_csv("summary"),
     "supervised_robustness": sim_csv("robustness"),
     "supervised_movement": sim_csv("movement"),
+    **(
+        {"supervised_exact": sim_csv("exact_summary")}
+        if SIM["network"]["activation"] in params.exact_activations(SIM)
+        else {}
+    ),
     "contrastive_summary": sim_csv("summary", tasks=("contrastive",)),
     "pair_loss": sim_csv("pair_loss", tasks=("contrastive",)),
     **(

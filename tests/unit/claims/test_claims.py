@@ -334,3 +334,22 @@ def test_markdown_lists_every_row(tmp_path, config):
     assert text.count("\n| C") == len(table)
     assert "**supported**" in text and "not evaluated" in text and "Holm" in text
     assert "Power:" in text and "descriptive" in text
+
+
+def test_exact_rows_are_a_lower_bound_against_an_upper_bound(tmp_path, config):
+    """C2's exact row: per seed, the adversarial nets' exact lower bound minus the clean nets'
+    upper bound (undecided points count against the claim), descriptive, with the width."""
+    counts = {"clean": (2, 5, 1), "fgm_l2": (6, 1, 1), "clean_twin": (2, 5, 1)}
+    exact = pd.DataFrame([{"variant": variant, "seed": seed, "norm": "l2", "eps": 0.05,
+                           "points": 8, "robust": robust, "broken": broken,
+                           "undecided": undecided, "lower": robust / 8,
+                           "upper": (robust + undecided) / 8, "width": undecided / 8,
+                           "attack_accuracy": (robust + undecided) / 8}
+                          for variant, (robust, broken, undecided) in counts.items()
+                          for seed in SEEDS])
+    files = {**paper_like(tmp_path), **inputs(tmp_path, supervised_exact=exact)}
+    exact_row = row(claims_table(config, files), "C2", "supervised, exact, l2 eps=0.05")
+    assert exact_row["estimate"] == pytest.approx(6 / 8 - 3 / 8)
+    assert exact_row["evidence"] == "exact verification"
+    assert exact_row["verdict"] == DESCRIPTIVE
+    assert "width 0.125" in exact_row["detail"] and "undecided 0.125" in exact_row["detail"]
