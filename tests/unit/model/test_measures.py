@@ -45,10 +45,13 @@ def test_summary_counts_live_and_pure_nodes_and_covered_features():
         "variant": "v", "seed": 0, "node": range(5),
         "purity": [0.95, 0.97, 0.5, 0.99, 0.2],
         "participation_ratio": 1.0, "feature_count": 1.0,
+        "functional_purity": [0.9, 0.7, 0.2, 0.0, 0.0],
         "main_feature": [0, 0, 1, 2, 3],
         "live": [True, True, True, False, False]})
     summary = summarise_nodes(nodes, d=4, pure_threshold=0.9).set_index("measure")["value"]
     assert summary["purity"] == pytest.approx((0.95 + 0.97 + 0.5) / 3)  # live nodes only
+    assert summary["purity_all"] == pytest.approx((0.95 + 0.97 + 0.5 + 0.99 + 0.2) / 5)
+    assert summary["functional_purity"] == pytest.approx((0.9 + 0.7 + 0.2) / 3)
     assert summary["live_share"] == pytest.approx(3 / 5)
     assert summary["pure_share"] == pytest.approx(2 / 5)  # node 3 is pure but not live
     assert summary["coverage"] == pytest.approx(1 / 4)  # both pure live nodes read feature 0
