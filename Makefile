@@ -20,16 +20,18 @@ setup: $(STAMP)
 # by the locked setuptools. The editable install is a .pth file that puts the checkout on sys.path
 # (pyproject.toml, [tool.setuptools]), so Snakemake's script preamble hands it on to jobs running
 # in the conda env (envs/workflow.yaml); the next line checks that from another directory.
-# Last, pip itself is upgraded to requirements/pip.txt (the bundled one has a CVE).
+# Last, pip itself is upgraded to requirements/pip.txt (the bundled one has a CVE). Every pin
+# file carries the sha256 of each file pip may take (tools/lock.py): --require-hashes refuses
+# any other bytes.
 $(STAMP): $(SETUP_INPUTS)
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required (the lock is for CPython 3.11); set PYTHON=python3.11"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -r requirements/dev.lock
-	$(BIN)/python -m pip install --quiet --no-deps -r requirements/nodeps.txt
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.lock
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements/nodeps.txt
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation \
 		--config-settings editable_mode=lenient -e .
 	cd / && $(CURDIR)/$(BIN)/python -c 'import sys; assert "$(CURDIR)" in sys.path, "the editable install did not put $(CURDIR) on sys.path"'
-	$(BIN)/python -m pip install --quiet -r requirements/pip.txt
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/pip.txt
 	rm -f $(VENV)/.installed-* && touch $@
 
 # requirements/{dev,job}.lock from requirements/{dev,job}.in, then envs/{workflow,dev}.yaml from
@@ -43,8 +45,8 @@ lock:
 AUDIT_BIN := .venv-audit/bin
 audit:
 	test -x $(AUDIT_BIN)/python || $(PYTHON) -m venv .venv-audit
-	$(AUDIT_BIN)/python -m pip install --quiet -r requirements/pip.txt
-	$(AUDIT_BIN)/python -m pip install --quiet -r requirements/audit.txt
+	$(AUDIT_BIN)/python -m pip install --quiet --require-hashes -r requirements/pip.txt
+	$(AUDIT_BIN)/python -m pip install --quiet --require-hashes -r requirements/audit.txt
 	$(AUDIT_BIN)/python tools/audit.py
 
 # Everything: CIFAR-10 only where a GPU is visible (images.cifar10.enabled: auto); on a CPU

@@ -139,5 +139,19 @@ def provenance(rule: str, wildcards: dict, settings, inputs: dict, outputs, **ex
             "numpy": np.__version__,
             "python": platform.python_version(),
         },
+        "machine": machine(),
         **extra,
     }
+
+
+def machine() -> dict[str, str]:
+    """The host a job ran on. Same config, same bytes holds on one machine: another CPU may take
+    other vector kernels (torch's CPU capability) and round differently."""
+    model = platform.processor()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                 if line.startswith("model name")]
+        model = names[0] if names else model
+    return {"platform": platform.platform(), "cpu": model,
+            "torch_cpu_capability": torch.backends.cpu.get_cpu_capability()}
