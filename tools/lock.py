@@ -10,8 +10,10 @@ Nothing but pip: a scratch virtual environment (this interpreter's bundled pip) 
 list of what would be installed becomes requirements/dev.lock (one `name==version` a pin, names
 normalised, sorted). requirements/job.in is then resolved with dev.lock as constraints, so the
 two locks agree on every package they share. A pin written with `===` in an .in file (torch)
-keeps `===` in the locks: pip then takes the registry build and never a local `+cpu` wheel from
-a find-links folder. Same inputs, same lock text, apart from what the registry serves.
+makes that resolution take the registry build, never a local `+cpu` wheel from a find-links
+folder (`==2.13.0` admits `2.13.0+cpu`, which pip prefers). The locks then say plain `==`: their
+hashes admit the registry's files only, so an install takes those. Same inputs, same lock text,
+apart from what the registry serves.
 
 Every pin carries its hashes, so that `make setup` installs with `--require-hashes`: the sha256
 of every file the registry (PyPI's JSON simple API, PEP 691) serves for that version, for any
@@ -182,16 +184,17 @@ def registry_hashes(name: str, version: str) -> set[str]:
 
 def add_hashes(pins: dict[str, tuple[str, str]], chosen: dict[str, set[str]]
                ) -> dict[str, tuple[str, str, tuple[str, ...]]]:
-    """{name: (operator, version, sorted hashes)}: the registry's files and pip's choice here."""
+    """{name: ("==", version, sorted hashes)}: the registry's files and pip's choice here."""
     with ThreadPoolExecutor(max_workers=8) as pool:
         served = dict(zip(pins, pool.map(lambda item: registry_hashes(item[0], item[1][1]),
                                          pins.items())))
     hashed = {}
-    for name, (operator, version) in pins.items():
+    for name, (_, version) in pins.items():
         digests = served[name] | chosen.get(name, set())
         if not digests:
             raise SystemExit(f"{name}=={version}: no file hash known (registry or pip's choice)")
-        hashed[name] = (operator, version, tuple(sorted(digests)))
+        # Plain == in every lock: the hashes, not the operator, keep out a local +cpu build.
+        hashed[name] = ("==", version, tuple(sorted(digests)))
     return hashed
 
 
@@ -216,9 +219,8 @@ def lock_text(name: str, pins: dict[str, tuple[str, str, tuple[str, ...]]], how:
         f"# Exact pins of every package, generated from requirements/{name}.in by `make lock`.",
         "# Do not edit by hand. CPython 3.11, Linux x86_64; tools/lock.py ran",
         f"# {how}.",
-        "# torch uses === so that pip takes the registry build (works with torchvision), not a",
-        "# local +cpu wheel. Hashes: every file of the version on the registry (install with",
-        "# --require-hashes).",
+        "# Hashes: every file of the version on the registry (install with --require-hashes);",
+        "# they also keep out a local torch +cpu build, which `==` alone would admit.",
     ]
     return "\n".join(header + hashed_lines(pins)) + "\n"
 
