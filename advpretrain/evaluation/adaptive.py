@@ -5,7 +5,7 @@ sample), compacted over the samples not broken yet and chunked for the CPU cache
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -191,3 +191,17 @@ def _pgd_run(surrogate_nets: SurrogateNets, task, clean: tuple, labels: torch.Te
         return
     with torch.no_grad():
         keep_breaking(best, labels * task.margin(surrogate_nets.nets, *perturbed), perturbed)
+
+
+def merged_spec(spec: Mapping | None, defaults: Mapping, what: str, counts: tuple[str, ...]
+                ) -> dict:
+    """``spec`` over ``defaults``: unknown keys refused, each of ``counts`` at least 1."""
+    spec = dict(spec or {})
+    unknown = set(spec) - set(defaults)
+    if unknown:
+        raise ValueError(f"unknown {what} keys {sorted(unknown)}; known: {sorted(defaults)}")
+    spec = {**defaults, **spec}
+    for key in counts:
+        if int(spec[key]) < 1:
+            raise ValueError(f"{what} {key} must be at least 1, got {spec[key]}")
+    return spec

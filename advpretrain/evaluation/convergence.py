@@ -42,6 +42,7 @@ from advpretrain.evaluation.adaptive import (
     adaptive_pgd,
     clean_result,
     keep_breaking,
+    merged_spec,
 )
 from advpretrain.evaluation.core import as_budget, check_norm, project, steepest_step
 from advpretrain.evaluation.surrogates import effective_surrogate, parse_surrogate
@@ -60,12 +61,8 @@ SQUARE_SHARE = 0.1
 def convergence_spec(spec: Mapping | None = None) -> dict:
     """``spec`` over ``DEFAULT_CONVERGENCE``, checked: at least three doublings, the smoothed
     temperatures 0.1 and 0.5 among the surrogates, no constant-gradient surrogate."""
-    spec = dict(spec or {})
-    unknown = set(spec) - set(DEFAULT_CONVERGENCE)
-    if unknown:
-        raise ValueError(f"unknown convergence keys {sorted(unknown)}; "
-                         f"known: {sorted(DEFAULT_CONVERGENCE)}")
-    spec = {**DEFAULT_CONVERGENCE, **spec}
+    spec = merged_spec(spec, DEFAULT_CONVERGENCE, "convergence",
+                       ("steps", "restarts", "square_queries"))
     temperatures = set()
     for surrogate in spec["surrogates"]:
         kind, temperature = parse_surrogate(surrogate)
@@ -79,9 +76,6 @@ def convergence_spec(spec: Mapping | None = None) -> dict:
                          f"(temperatures {list(REQUIRED_TEMPERATURES)})")
     if int(spec["doublings"]) < 3:
         raise ValueError(f"convergence needs at least 3 doublings, got {spec['doublings']}")
-    for key in ("steps", "restarts", "square_queries"):
-        if int(spec[key]) < 1:
-            raise ValueError(f"convergence {key} must be at least 1, got {spec[key]}")
     return spec
 
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import torch
 
-from advpretrain.evaluation.adaptive import AttackResult, adaptive_pgd, keep_breaking
+from advpretrain.evaluation.adaptive import AttackResult, adaptive_pgd, keep_breaking, merged_spec
 from advpretrain.evaluation.surrogates import effective_surrogate, parse_surrogate
 from advpretrain.model.networks import TwoLayerNets
 
@@ -54,17 +54,9 @@ class PlannedAttack:
 
 def ensemble_spec(spec: Mapping | None = None) -> dict:
     """``spec`` over ``DEFAULT_ENSEMBLE``, checked."""
-    spec = dict(spec or {})
-    unknown = set(spec) - set(DEFAULT_ENSEMBLE)
-    if unknown:
-        raise ValueError(f"unknown ensemble keys {sorted(unknown)}; "
-                         f"known: {sorted(DEFAULT_ENSEMBLE)}")
-    spec = {**DEFAULT_ENSEMBLE, **spec}
+    spec = merged_spec(spec, DEFAULT_ENSEMBLE, "ensemble", ("steps", "restarts", "paper_pgd_steps"))
     for surrogate in spec["surrogates"]:
         parse_surrogate(surrogate)
-    for key in ("steps", "restarts", "paper_pgd_steps"):
-        if int(spec[key]) < 1:
-            raise ValueError(f"ensemble {key} must be at least 1, got {spec[key]}")
     return spec
 
 

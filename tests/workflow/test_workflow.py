@@ -291,6 +291,25 @@ def test_negative_control_supports_no_absent_effect(workflow_run, tmp_path):
     assert regular[("C1", "supervised")] == "supported", regular
 
 
+# "at most" bounds a cost (C1's non-inferiority), it is not the absolute word "most".
+ABSOLUTE_WORDS = re.compile(r"\b(?:robust|mainly|(?<!at )most)\b")
+
+
+def test_near_null_control_supports_no_absolute_word(workflow_run, tmp_path):
+    """Training budgets 1/20 of the paper's (config/near_null.yaml): effects of noise size. No
+    row whose hypothesis says "robust", "most" or "mainly" may be supported, apart from the
+    hypotheses that the clean layer is *not* robust, which the clean nets decide alone."""
+    run_snakemake(tmp_path, "results/claims.csv",
+                  configfile=[TEST_CONFIG, TEST_CONFIG.parent / "near_null.yaml"])
+    table = pd.read_csv(tmp_path / "results" / "claims.csv")
+    absolute = table[table["statement"].str.contains(ABSOLUTE_WORDS)
+                     & ~table["statement"].str.contains("not robust")]
+    deciding = absolute[absolute["verdict"].isin(["supported", "contradicted", "inconclusive"])]
+    assert len(deciding) >= 4, table[["claim", "scope", "statement", "verdict"]]
+    supported = absolute[absolute["verdict"] == "supported"]
+    assert supported.empty, supported[["claim", "scope", "verdict", "reason"]].to_string()
+
+
 def test_robust_accuracy_is_a_sandwich(workflow_run):
     """Gradient-masking checks on every network and budget of the test build: certified <=
     worst case over the ensemble <= each of the paper's attacks (same samples), and the worst
