@@ -85,6 +85,21 @@ show_figure("robustness_sandwich")
 show_figure("robustness_curves")
 
 # %% [markdown]
+# ## Has the attack converged?
+# Robust accuracy on a fixed subsample as the attack's budget doubles (steps x restarts and the
+# random search's queries), the strongest figure so far, beside the attack ensemble on the same
+# points (dotted). A row of the claims whose attack still moves at its last doubling cannot be
+# supported.
+
+# %%
+convergence = pd.read_csv(SIM / "convergence.csv")
+(convergence.groupby(["norm", "eps", "variant", "relative_budget"])["cumulative"].mean()
+ .unstack("relative_budget"))
+
+# %%
+show_figure("attack_convergence")
+
+# %% [markdown]
 # ## C2 as the paper words it: attacks move the hidden nodes
 # The largest relative movement ||h(z + delta) - h(z)|| / ||h(z)|| an adaptive attack finds in
 # the ball, its certified upper bound, and the share of nodes whose activity flips.

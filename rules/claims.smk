@@ -13,6 +13,7 @@ CLAIMS_INPUTS = {
         if SIM["network"]["activation"] in params.exact_activations(SIM)
         else {}
     ),
+    "supervised_convergence": sim_csv("convergence"),
     "contrastive_summary": sim_csv("summary", tasks=("contrastive",)),
     "pair_loss": sim_csv("pair_loss", tasks=("contrastive",)),
     **(

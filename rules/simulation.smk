@@ -103,6 +103,76 @@ rule exact_verification:
         "../scripts/exact_verification.py"
 
 
+# The exact-verification table of paper_figures/: how far each sandwich closes.
+rule exact_table:
+    input:
+        summaries=[path for path in EXACT_CSVS if path.endswith("exact_summary.csv")],
+        provenance=provenance(
+            "exact_table",
+            [path for path in EXACT_CSVS if path.endswith("exact_summary.csv")],
+        ),
+    output:
+        csv=reported(
+            f"{PAPER_FIGURES}/exact_verification.csv",
+            "exact_verification",
+            "Theory simulations (C1-C5)",
+        ),
+        md=f"{PAPER_FIGURES}/exact_verification.md",
+        meta=f"{RESULTS}/exact_table.json",
+    log:
+        f"{RESULTS}/logs/exact_table.log",
+    conda:
+        "../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        code=code("exact_table"),
+        settings=params.exact_table(config),
+    script:
+        "../scripts/exact_table.py"
+
+
+if EXACT_CSVS:
+    ALL_TARGETS.extend(rules.exact_table.output)
+
+
+# Does the attack converge? The main activation's supervised job, attacked with a budget that
+# doubles level by level at the budgets of evaluation.convergence (the claims read it).
+CONVERGENCE_CSV = f"{SIM_DIR}/supervised/{SIM['network']['activation']}/convergence.csv"
+ALL_TARGETS.append(CONVERGENCE_CSV)
+
+
+rule attack_convergence:
+    input:
+        data=data_files,
+        model=rules.pretrain.output.model,
+        provenance=provenance("attack_convergence", data_files, rules.pretrain.output.model),
+    output:
+        csv=f"{SIM_DIR}/{{task}}/{{activation}}/convergence.csv",
+        meta=f"{SIM_DIR}/{{task}}/{{activation}}/convergence.json",
+    log:
+        f"{RESULTS}/logs/convergence/{{task}}_{{activation}}.log",
+    benchmark:
+        benchmark_file("attack_convergence", "task", "activation")
+    wildcard_constraints:
+        task="supervised",
+    conda:
+        "../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        code=code("attack_convergence"),
+        settings=lambda wildcards: params.attack_convergence(
+            config, wildcards.task, wildcards.activation
+        ),
+    script:
+        "../scripts/attack_convergence.py"
+
+
 rule node_movement:
     input:
         data=data_files,

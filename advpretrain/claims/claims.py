@@ -18,7 +18,8 @@ def claims_table(settings: Mapping, inputs: Mapping) -> pd.DataFrame:
     """The claims frame from the workflow's CSVs.
 
     inputs: dict of path lists: ``supervised_summary``, ``supervised_robustness``, and where
-    present ``supervised_movement``, ``supervised_exact``, ``contrastive_summary``,
+    present ``supervised_movement``, ``supervised_exact``, ``supervised_convergence``,
+    ``contrastive_summary``,
     ``pair_loss``, ``pair_attack``,
     ``downstream_supervised``, ``downstream_contrastive``, ``images_<dataset>`` (absent: the
     claim is "not evaluated").

@@ -11,6 +11,7 @@ import pandas as pd
 
 from advpretrain.claims.table import (
     CERTIFIED,
+    CONVERGED,
     ENSEMBLE,
     EXACT,
     MEASURED,
@@ -44,6 +45,7 @@ class Claims:
         self.inputs = inputs
         self.control = f"|{self.twin} - {self.clean}| (re-seeded clean twin)"
         self.budget = f"{self.reference['norm']} eps={self.reference['eps']:g}"
+        self.tolerance = float(settings["convergence_tolerance"])
 
     def read(self, key: str) -> pd.DataFrame | None:
         return read_csvs(self.inputs.get(key, []))
@@ -55,7 +57,7 @@ class Claims:
         return {"attack": name, **self.reference}
 
     def versus(self, table, measure, scope, claim, statement, source, *, evidence,
-               smallest_effect, criterion=None, descriptive=None, extra=""):
+               smallest_effect, criterion=None, descriptive=None, guard=None, extra=""):
         """Row: adversarial minus clean ``measure``, in excess of the twin control."""
         names = [self.clean, self.adversarial, self.twin, self.untrained]
         self.table.add(claim, scope, statement,
@@ -63,7 +65,7 @@ class Claims:
                        self.control, excess(table, self.adversarial, self.clean, self.clean,
                                             self.twin),
                        evidence=evidence, smallest_effect=smallest_effect, criterion=criterion,
-                       descriptive=descriptive,
+                       descriptive=descriptive, guard=guard,
                        detail="; ".join(filter(None, [means_text(table, names), extra])),
                        source=source)
 
@@ -149,18 +151,20 @@ class Claims:
                             f"pre-training's and at least {robust:g}")
         broken_statement = (f"small attacks ({self.budget}) break the clean nets: they lose at "
                             f"least {gain:g} more accuracy than the adversarial nets")
+        converged = self.converged_study()
         for name in self.attacks:
             label = attack_label(self.attack(name))
             attacked = per_seed(at_attack(robustness, self.attack(name)), "accuracy")
             if attacked.empty:
                 continue
             descriptive = self.descriptive_reason(name, attacked)
+            guard = self.ensemble_guard(converged) if name == "worst_case" else None
             self.versus(attacked, f"accuracy under {label}", f"supervised, {name}", "C2",
                         robust_statement, self.source("supervised_robustness"),
                         evidence=EVIDENCE.get(name, name), smallest_effect=gain,
                         criterion=self.robust_criterion(attacked, self.adversarial,
                                                         f"accuracy under {label}"),
-                        descriptive=descriptive)
+                        descriptive=descriptive, guard=guard)
             if name == "certified":  # a bound on the loss is not a loss: no collapse row
                 continue
             drop = clean - attacked  # per seed and variant: accuracy lost to the attack
@@ -169,11 +173,67 @@ class Claims:
                 f"accuracy lost to {label}: {self.clean} - {self.adversarial}, minus control",
                 self.control, excess(drop, self.clean, self.adversarial, self.clean, self.twin),
                 evidence=EVIDENCE.get(name, name), smallest_effect=gain,
-                descriptive=descriptive,
+                descriptive=descriptive, guard=guard,
                 detail="lost " + means_text(drop, [self.clean, self.adversarial, self.twin]),
                 source=self.source("supervised_robustness"))
+        if converged is not None:
+            self.converged_attack(converged, robust_statement)
         self.rigorous_gap(robustness)
         self.exact_gap()
+
+    def converged_study(self) -> pd.DataFrame | None:
+        """The last level of the convergence study (rule attack_convergence) at the claims'
+        budget, one row per network; None where it has no such budget."""
+        frame = self.read("supervised_convergence")
+        if frame is None or frame.empty:
+            return None
+        frame = frame[(frame["norm"] == self.reference["norm"])
+                      & np.isclose(frame["eps"], self.reference["eps"])]
+        return None if frame.empty else frame[frame["level"] == frame["level"].max()]
+
+    def not_converged(self, last: pd.DataFrame) -> str | None:
+        """Why the convergence study's own figure cannot decide: a network of the compared
+        variants whose last doubling still lowered its robust accuracy by more than the
+        tolerance."""
+        moving = last[last["variant"].isin([self.clean, self.adversarial]) & ~last["converged"]]
+        if moving.empty:
+            return None
+        first = moving.iloc[0]
+        return (f"the attack has not converged: its last doubling still lowers the robust "
+                f"accuracy of {len(moving)} network(s) by more than {self.tolerance:g} "
+                f"(first: {first['variant']} seed {int(first['seed'])})")
+
+    def ensemble_guard(self, last: pd.DataFrame | None) -> str | None:
+        """Why the attack ensemble's rows cannot be supported: the convergence study's attack
+        (stronger) lowers a compared variant's robust accuracy on the same points by more than
+        the tolerance, or has itself not converged. None without a study at this budget."""
+        if last is None:
+            return None
+        rows = last[last["variant"].isin([self.clean, self.adversarial])]
+        gap = (rows["ensemble_accuracy"] - rows["cumulative"]).groupby(rows["variant"]).mean()
+        if (gap > self.tolerance).any():
+            variant = gap.idxmax()
+            return (f"the attack ensemble has not converged: a stronger attack lowers "
+                    f"{variant}'s robust accuracy by {gap[variant]:.3f} (mean over seeds) on "
+                    f"the convergence subsample")
+        return self.not_converged(last)
+
+    def converged_attack(self, last: pd.DataFrame, robust_statement: str) -> None:
+        """C2's robustness row on the strongest attack, the convergence study's last level (its
+        subsample of points), at the claims' budget; not supported where it has not converged.
+        (No "nets broken" row: the study has no clean accuracy on its subsample.)"""
+        attacked = per_seed(last.assign(accuracy=last["cumulative"]), "accuracy")
+        points = "on the convergence subsample"
+        guard = self.not_converged(last)
+        levels = (f"{int(last['steps'].iloc[0])} steps x {int(last['restarts'].iloc[0])} "
+                  f"restarts per surrogate, {int(last['square_queries'].iloc[0])} queries")
+        self.versus(attacked, f"robust accuracy under the converged attack ({points})",
+                    "supervised, converged attack", "C2", robust_statement,
+                    self.source("supervised_convergence"), evidence=CONVERGED,
+                    smallest_effect=self.protocol["accuracy_gain"],
+                    criterion=self.robust_criterion(attacked, self.adversarial,
+                                                    "accuracy under the converged attack"),
+                    guard=guard, extra=f"last level: {levels}")
 
     def rigorous_gap(self, robustness: pd.DataFrame) -> None:
         """Where the certified bound is informative: the adversarial nets' certified accuracy

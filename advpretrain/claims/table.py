@@ -43,6 +43,7 @@ DESCRIPTIVE, INDICATIVE, NOT_EVALUATED = "descriptive", "indicative (one run)", 
 # Evidence levels of a robustness number, strongest first.
 CERTIFIED, EXACT = "certified bound", "exact verification"
 ENSEMBLE, PAPER_ATTACK = "attack ensemble (worst case)", "the paper's attack"
+CONVERGED = "converged attack (budget doublings)"
 AUTOATTACK, MEASURED = "AutoAttack and PGD-20 (per image)", "measured (no attack)"
 COLUMNS = ["claim", "scope", "statement", "statistic", "control", "evidence", "n_seeds",
            "estimate", "ci_low", "ci_high", "smallest_effect", "criterion", "criterion_estimate",

@@ -1,7 +1,7 @@
 """Attacks that show they have converged: robust accuracy as the attack budget doubles.
 
 An attack's robust accuracy is an upper bound that only a stronger attack can tighten; the figure
-is trustworthy when doubling the attack no longer moves it. ``attack_convergence`` runs an
+is trustworthy when doubling the attack no longer moves it. ``converging_attack`` runs an
 ensemble at budget levels whose steps x restarts double from one level to the next (steps first,
 then restarts), each level afresh with its own random starts:
 
@@ -178,7 +178,7 @@ class Convergence:
         return pd.DataFrame(rows)
 
 
-def attack_convergence(nets: TwoLayerNets, task, inputs: tuple, labels: torch.Tensor, eps,
+def converging_attack(nets: TwoLayerNets, task, inputs: tuple, labels: torch.Tensor, eps,
                        norm: str, spec: Mapping | None = None,
                        generator: torch.Generator | None = None) -> Convergence:
     """Robust accuracy of every network at each budget level of ``spec`` (module docstring)."""

@@ -76,3 +76,34 @@ def plot_threshold_study(inputs, settings, stem):
     frame = frame.assign(panel=frame["layer"] + " " + frame["norm"])
     sandwich_figure(frame, "panel", "variant", order, stem, "Where are purified layers truly "
                     "robust? Gate threshold e x attack budget", "test accuracy", col="threshold")
+
+
+def plot_attack_convergence(inputs, settings, stem):
+    """Robust accuracy as the attack's budget doubles (steps x restarts, and the random
+    search's queries): the cumulative figure (robust against every attack so far), mean and sd
+    over seeds, one panel per budget; the attack ensemble of the claims on the same points
+    (dotted, mean over seeds). Flat on the right: the attack has converged."""
+    frame, order = main_variants(read_csvs(inputs["convergence"]), settings)
+    frame = frame.assign(budget=frame["norm"] + " eps=" + frame["eps"].map("{:g}".format))
+    budgets = list(dict.fromkeys(frame.sort_values(["norm", "eps"])["budget"]))
+    order = [v for v in order if v in set(frame["variant"])]
+    fig, axes = plt.subplots(1, len(budgets), figsize=(3.6 * len(budgets) + 1.5, 3.4),
+                             sharey=True, squeeze=False)
+    colours = dict(zip(order, sns.color_palette(n_colors=len(order))))
+    for ax, budget in zip(axes[0], budgets):
+        part = frame[frame["budget"] == budget]
+        sns.lineplot(data=part, x="relative_budget", y="cumulative", hue="variant",
+                     hue_order=order, palette=colours, marker="o", errorbar="sd", ax=ax,
+                     legend=ax is axes[0][-1])
+        for variant, rows in part.groupby("variant"):
+            ensemble = rows.drop_duplicates("seed")["ensemble_accuracy"].mean()
+            ax.axhline(ensemble, color=colours[variant], linestyle=":", linewidth=1)
+        ax.set_xscale("log", base=2)
+        ax.set_title(budget)
+        ax.set_xlabel("attack budget (steps x restarts, relative)")
+        ax.set_ylabel("robust accuracy (strongest so far)")
+    sns.move_legend(axes[0][-1], "upper left", bbox_to_anchor=(1, 1), fontsize=7)
+    fig.suptitle("Does the attack converge? Robust accuracy as the attack doubles "
+                 "(dotted: the attack ensemble on the same points)")
+    fig.tight_layout()
+    save(fig, stem)

@@ -29,10 +29,9 @@ from advpretrain.core.tables import label_columns
 from advpretrain.evaluation.ensemble import worst_case
 from advpretrain.evaluation.exact import subsample_indices, summarise, verify_subsample
 from advpretrain.evaluation.sandwich import attack_spec
-from advpretrain.model.networks import TwoLayerNets
 from advpretrain.model.sparse_coding import load_data
 from advpretrain.model.tasks import TASKS
-from advpretrain.simulation.jobs import load_networks, test_inputs
+from advpretrain.simulation.jobs import load_networks, supervised_subset
 
 TIMES = ["mean_seconds", "max_seconds"]  # of ``exact.summarise``
 
@@ -40,18 +39,12 @@ TIMES = ["mean_seconds", "max_seconds"]  # of ``exact.summarise``
 def exact_verification(settings: Mapping, inputs: Mapping, outputs: Mapping) -> dict:
     """Exact robustness of a subsample of every network's test points (module docstring)."""
     job, stored = load_networks(inputs["model"], settings["model"])
-    job_variants, exact = plain(settings["variants"]), settings["exact"]
+    exact = settings["exact"]
     n_seeds, base_seed = stored["n_seeds"], settings["base_seed"]
-    # The job's networks are variant-major; only those of the verified variants are decided.
-    chosen = [i for i, v in enumerate(job_variants) if v["variant"] in exact["variants"]]
-    variants = [job_variants[i] for i in chosen]
-    index = torch.tensor([i * n_seeds + s for i in chosen for s in range(n_seeds)])
-    nets = TwoLayerNets(job.weight.detach()[index], job.head.detach()[index],
-                        **stored["architecture"])
+    nets, variants, z, targets = supervised_subset(job, stored, plain(settings["variants"]),
+                                                   exact["variants"], load_data(inputs["data"]))
     labels = {"task": settings["task"], "activation": stored["architecture"]["activation"]}
-    task = TASKS["supervised"]  # heads only: a contrastive pair score is not linear on a pattern
-    (z,), targets = test_inputs(task, load_data(inputs["data"]), len(job.weight), n_seeds)
-    z, targets = z[index], targets[index]
+    task = TASKS["supervised"]
     budgets = {norm: [float(eps) for eps in values] for norm, values in
                plain(exact["budgets"]).items() if values}
     samples = exact["samples"]

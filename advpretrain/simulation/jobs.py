@@ -18,7 +18,7 @@ from advpretrain.core.tables import label_columns
 from advpretrain.evaluation.grid import attack_grid
 from advpretrain.evaluation.sandwich import attack_spec, sandwich_grid
 from advpretrain.model.networks import TwoLayerNets, per_network, seed_of_network
-from advpretrain.model.tasks import split_by_pair_type
+from advpretrain.model.tasks import TASKS, split_by_pair_type
 from advpretrain.model.training import Adversary
 
 
@@ -93,6 +93,21 @@ def test_inputs(task, data: dict, n_networks: int, n_seeds: int) -> tuple[tuple,
     seeds = seed_of_network(n_networks, n_seeds)
     inputs, labels = task.inputs(data, "test")
     return per_network(inputs, seeds), labels[seeds]
+
+
+def supervised_subset(job: TwoLayerNets, stored: Mapping, variants: list[dict], names,
+                      data: dict) -> tuple[TwoLayerNets, list[dict], torch.Tensor, torch.Tensor]:
+    """The networks of a supervised job's variants named in ``names`` (every seed, in the job's
+    variant-major order), those variants, and each network's test inputs z and labels; heads
+    only, the supervised task (a contrastive pair score is not linear on an activation
+    pattern)."""
+    n_seeds = stored["n_seeds"]
+    chosen = [i for i, v in enumerate(variants) if v["variant"] in names]
+    index = torch.tensor([i * n_seeds + s for i in chosen for s in range(n_seeds)])
+    nets = TwoLayerNets(job.weight.detach()[index], job.head.detach()[index],
+                        **stored["architecture"])
+    (z,), targets = test_inputs(TASKS["supervised"], data, len(job.weight), n_seeds)
+    return nets, [variants[i] for i in chosen], z[index], targets[index]
 
 
 def attack_frame(nets: TwoLayerNets, task, data: dict, variants: list[dict], n_seeds: int,

@@ -83,7 +83,9 @@ def _downstream_errors(sim):
                f"{end_to_end!r} is not in simulation.pretrain_variants {sorted(variants)}")
     for key, listed in (("activation_study.variants", sim["activation_study"]["variants"]),
                         ("threshold_study.variants", sim["threshold_study"]["variants"]),
-                        ("evaluation.exact.variants", sim["evaluation"]["exact"]["variants"])):
+                        ("evaluation.exact.variants", sim["evaluation"]["exact"]["variants"]),
+                        ("evaluation.convergence.variants",
+                         sim["evaluation"]["convergence"]["variants"])):
         unknown = [v for v in listed if v not in variants]
         if unknown:
             yield (f"simulation.{key}",

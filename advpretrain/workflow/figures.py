@@ -48,6 +48,8 @@ FIGURES = {
         "robustness": sim_csv(c, "robustness")}, (SUPERVISED_NOTEBOOK,)),
     "robustness_sandwich": Figure("pretrained", lambda c: {
         "robustness": sim_csv(c, "robustness", BOTH_TASKS)}, (SUPERVISED_NOTEBOOK,)),
+    "attack_convergence": Figure("robustness", lambda c: {
+        "convergence": sim_csv(c, "convergence")}, (SUPERVISED_NOTEBOOK,)),
     "node_movement": Figure("robustness", lambda c: {
         "movement": sim_csv(c, "movement", BOTH_TASKS)}, (SUPERVISED_NOTEBOOK,)),
     "eps_sweep": Figure("pretrained", lambda c: {
@@ -114,6 +116,7 @@ def figure_settings(config: Mapping, name: str) -> dict:
                                  "heatmap_seed": sim["evaluation"]["heatmap_seed"]},
         "robustness_curves": {"variants": main},
         "robustness_sandwich": {"variants": list(dict.fromkeys(main + contrastive))},
+        "attack_convergence": {"variants": main},
         "node_movement": {"variants": list(dict.fromkeys(main + contrastive))},
         "transfer_bound": {"variants": main},
         "eps_sweep": {"sweep_norm": sim["eps_sweep"]["norm"],

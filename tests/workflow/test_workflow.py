@@ -34,6 +34,8 @@ ONE_JOB_PER_RULE = {
     "downstream_blend": "results/simulation/supervised/gate/downstream_blend.csv",
     "node_movement": "results/simulation/contrastive/gate/movement.csv",
     "exact_verification": "results/simulation/supervised/relu/exact_summary.csv",
+    "attack_convergence": "results/simulation/supervised/gate/convergence.csv",
+    "exact_table": "paper_figures/exact_verification.csv",
     "threshold_study": "results/simulation/threshold_study/e0.1.csv",
     "figure": "results/figures/eps_sweep.png",
     "claims": "results/claims.csv",
@@ -48,15 +50,18 @@ REBUILD_LAYERS = [
     ["sparse_coding_data", "images_data"],
     ["pretrain", "evaluate_pretrained", "evaluate_pair_loss", "downstream", "downstream_baselines",
      "downstream_blend", "node_movement", "threshold_study", "exact_verification",
-     "images_pretrain", "images_linear", "images_evaluate"],
-    ["pair_attack_study", "figure", "images_report_cifar10", "images_report_digits"],
+     "attack_convergence", "images_pretrain", "images_linear", "images_evaluate"],
+    ["pair_attack_study", "figure", "exact_table", "images_report_cifar10",
+     "images_report_digits"],
     ["claims"],
 ]
 # Wall-clock measurements cannot repeat: the image stages' "timing" entries and the per-seed
 # tables' time columns are compared without them, and so are the hashes of files holding them
 # where a provenance JSON lists them.
 TIME_COLUMNS = ["gpu_minutes", "wall_minutes", "device"]
-TIMED = re.compile(r"results/images/\w+/per_seed\.csv$|results/images/.+\.json$")
+# The exact verification's JSON holds its solve times too.
+TIMED = re.compile(r"results/images/\w+/per_seed\.csv$|results/images/.+\.json$"
+                   r"|results/simulation/supervised/\w+/exact\.json$")
 
 
 def test_dag_builds_every_figure_and_table(workflow_run):
@@ -248,13 +253,13 @@ def test_attack_change_reruns_exactly_what_attacks(workflow_run, repo_copy, edit
     # The one attack core serves the simulations and the real-image branch alike.
     assert attacking == {"pretrain", "evaluate_pretrained", "evaluate_pair_loss", "downstream",
                          "downstream_baselines", "downstream_blend", "node_movement",
-                         "threshold_study", "exact_verification", "images_pretrain",
-                         "images_evaluate"}
+                         "threshold_study", "exact_verification", "attack_convergence",
+                         "images_pretrain", "images_evaluate"}
     edited("evaluation/core.py", "return 2.5 * eps / steps", "return 2.4 * eps / steps")
     planned = planned_rules(run_snakemake(workflow_run, "--dry-run", repo=repo_copy).stdout)
     # Those whose code changed, and what reads their outputs.
     assert planned == attacking | {"pair_attack_study", "figure", "claims", "export_figures",
-                                   "images_linear", "images_report_cifar10",
+                                   "exact_table", "images_linear", "images_report_cifar10",
                                    "images_report_digits", "all"}
     assert not {"sparse_coding_data", "images_data"} & planned
 

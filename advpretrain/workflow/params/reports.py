@@ -13,9 +13,11 @@ from advpretrain.workflow.image_branch import branch_enabled
 def claims(config: Mapping) -> dict:
     """The claims' settings; ``images``: why each real-image data set whose branch is off is
     not evaluated (None where it is on; a GPU appearing changes the table, so it reruns)."""
-    reference = config["simulation"]["evaluation"]["reference_attack"]
+    evaluation = config["simulation"]["evaluation"]
+    reference = evaluation["reference_attack"]
     return canonical({"claims": config["claims"],
                       "reference": {"norm": reference["norm"], "eps": reference["eps"]},
+                      "convergence_tolerance": evaluation["convergence"]["tolerance"],
                       "images": {dataset: images_off_reason(dataset, section)
                                  for dataset, section in config["images"].items()}})
 

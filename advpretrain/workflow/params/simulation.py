@@ -190,8 +190,24 @@ def exact_activations(sim: Mapping) -> list[str]:
 def exact_verification(config: Mapping, task: str, activation: str) -> dict:
     sim = config["simulation"]
     ensemble = sim["evaluation"]["ensemble"]
+    exact = sim["evaluation"]["exact"]
     return canonical({**_model(config, task, activation),
-                      "exact": sim["evaluation"]["exact"],
+                      "exact": {key: value for key, value in exact.items()
+                                if key != "closed_width"},  # the table's, not the solver's
+                      "ensemble": {key: ensemble[key] for key in ("steps", "restarts",
+                                                                  "surrogates")},
+                      "pgd_steps": sim["evaluation"]["pgd_steps"]})
+
+
+def exact_table(config: Mapping) -> dict:
+    return canonical({"closed_width": config["simulation"]["evaluation"]["exact"]["closed_width"]})
+
+
+def attack_convergence(config: Mapping, task: str, activation: str) -> dict:
+    sim = config["simulation"]
+    ensemble = sim["evaluation"]["ensemble"]
+    return canonical({**_model(config, task, activation),
+                      "convergence": sim["evaluation"]["convergence"],
                       "ensemble": {key: ensemble[key] for key in ("steps", "restarts",
                                                                   "surrogates")},
                       "pgd_steps": sim["evaluation"]["pgd_steps"]})

@@ -353,3 +353,49 @@ def test_exact_rows_are_a_lower_bound_against_an_upper_bound(tmp_path, config):
     assert exact_row["evidence"] == "exact verification"
     assert exact_row["verdict"] == DESCRIPTIVE
     assert "width 0.125" in exact_row["detail"] and "undecided 0.125" in exact_row["detail"]
+
+
+def convergence(cumulative, ensemble, moved=0.0):
+    """The convergence study's table at l2 0.5, 4 levels: each variant's cumulative robust
+    accuracy falls by ``moved`` at the last doubling to ``cumulative[variant]``; the ensemble
+    on the same points at ``ensemble[variant]``."""
+    rows = []
+    for variant in ("clean", "fgm_l2", "clean_twin"):
+        for seed in SEEDS:
+            last = cumulative[variant] + noise(seed)
+            for level in range(4):
+                value = last + moved + 0.02 * (3 - level) if level < 3 else last
+                rows.append({"task": "supervised", "activation": "gate", "variant": variant,
+                             "seed": seed, "norm": "l2", "eps": 0.5, "level": level,
+                             "steps": 4 * 2 ** ((level + 1) // 2), "restarts": 1 + level // 2,
+                             "square_queries": 10 * 2**level, "relative_budget": 2.0**level,
+                             "accuracy": value, "cumulative": value,
+                             "converged": moved <= 0.005,
+                             "ensemble_accuracy": ensemble[variant] + noise(seed)})
+    return pd.DataFrame(rows)
+
+
+def test_a_row_whose_attack_has_not_converged_is_not_supported(tmp_path, config):
+    """With a converged study that agrees with the ensemble, the ensemble's C2 row and the
+    converged row are supported (paper_like: fgm_l2 0.65 vs clean 0.07); when the last doubling
+    still moves the figure by 0.05, neither may be; when a stronger attack lowers fgm_l2 below
+    the ensemble's by 0.1, the ensemble's row may not be."""
+    accuracy = {"clean": 0.07, "fgm_l2": 0.65, "clean_twin": 0.072}
+    scopes = ("supervised, worst_case", "supervised, converged attack")
+
+    def verdicts(study):
+        files = {**paper_like(tmp_path), **inputs(tmp_path, supervised_convergence=study)}
+        table = claims_table(config, files)
+        return {scope: row(table, "C2", scope) for scope in scopes}
+
+    agreed = verdicts(convergence(accuracy, accuracy))
+    assert {r["verdict"] for r in agreed.values()} == {SUPPORTED}, agreed
+    assert agreed[scopes[1]]["evidence"] == "converged attack (budget doublings)"
+    moving = verdicts(convergence(accuracy, accuracy, moved=0.05))
+    for scope in scopes:
+        assert moving[scope]["verdict"] != SUPPORTED
+        assert "has not converged" in moving[scope]["reason"], moving[scope]["reason"]
+    weaker = verdicts(convergence({**accuracy, "fgm_l2": 0.55}, accuracy))
+    assert weaker[scopes[0]]["verdict"] != SUPPORTED
+    assert "lowers fgm_l2's robust accuracy by 0.100" in weaker[scopes[0]]["reason"]
+    assert weaker[scopes[1]]["verdict"] == SUPPORTED  # 0.55 still clears 0.5 and the gain

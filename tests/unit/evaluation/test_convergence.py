@@ -5,9 +5,9 @@ import torch
 
 from advpretrain.evaluation.adaptive import clean_result
 from advpretrain.evaluation.convergence import (
-    attack_convergence,
     budget_levels,
     convergence_spec,
+    converging_attack,
     has_converged,
     square_attack,
     square_share,
@@ -118,7 +118,7 @@ def inside(result, z, eps, norm):
 @pytest.mark.parametrize("norm, eps", BUDGETS)
 def test_the_converged_attack_breaks_what_the_exact_solver_breaks(random_problem, norm, eps):
     nets, z, y, exact = random_problem
-    found = attack_convergence(nets, SUPERVISED, (z,), y, eps, norm, SMALL,
+    found = converging_attack(nets, SUPERVISED, (z,), y, eps, norm, SMALL,
                                torch.Generator().manual_seed(0))
     verified, broken = (outcome_mask(exact[norm, eps], o) for o in ("robust", "broken"))
     assert not (verified & ~found.robust).any()  # an attack cannot break a verified point
