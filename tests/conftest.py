@@ -87,6 +87,30 @@ def workflow_run(tmp_path_factory, repo_copy, settings_records) -> Path:
     return workdir
 
 
+@pytest.fixture(scope="session")
+def job(tmp_path_factory):
+    """config/test.yaml with 2 seeds and 40 training steps: data and the supervised gate job
+    (config, inputs, folder), shared by the stage tests that read a pre-trained model; each
+    writes its outputs under its own names."""
+    from advpretrain.simulation.pretrain import pretrain
+    from advpretrain.simulation.sparse_coding_data import sparse_coding_data
+    from advpretrain.workflow import params
+    from advpretrain.workflow.config import validate_config
+
+    config = validate_config(yaml.safe_load(TEST_CONFIG.read_text()))
+    config["simulation"]["seeds"] = 2
+    config["simulation"]["training"]["steps"] = 40
+    folder = tmp_path_factory.mktemp("supervised_job")
+    data = []
+    for seed in range(2):
+        data.append(str(folder / f"seed{seed}.npz"))
+        sparse_coding_data(params.sparse_coding_data(config, seed), {}, {"data": data[-1]})
+    model = str(folder / "pretrained.pt")
+    pretrain(params.pretrain(config, "supervised", "gate"), {"data": data},
+             {"model": model, "log_csv": str(folder / "log.csv")})
+    return config, {"data": data, "model": model}, folder
+
+
 def planned_jobs(output: str) -> list[dict]:
     """The jobs of a dry run: [{"rule", "wildcards": {...}, "reason", "input"}] from its job
     blocks."""

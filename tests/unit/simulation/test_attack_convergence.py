@@ -5,32 +5,9 @@ import filecmp
 
 import numpy as np
 import pandas as pd
-import pytest
-import yaml
-from conftest import REPO
 
 from advpretrain.simulation.attack_convergence import attack_convergence
-from advpretrain.simulation.pretrain import pretrain
-from advpretrain.simulation.sparse_coding_data import sparse_coding_data
 from advpretrain.workflow import params
-from advpretrain.workflow.config import validate_config
-
-
-@pytest.fixture(scope="module")
-def job(tmp_path_factory):
-    """config/test.yaml with 2 seeds and 40 training steps: data and the supervised gate job."""
-    config = validate_config(yaml.safe_load((REPO / "config" / "test.yaml").read_text()))
-    config["simulation"]["seeds"] = 2
-    config["simulation"]["training"]["steps"] = 40
-    folder = tmp_path_factory.mktemp("convergence_job")
-    data = []
-    for seed in range(2):
-        data.append(str(folder / f"seed{seed}.npz"))
-        sparse_coding_data(params.sparse_coding_data(config, seed), {}, {"data": data[-1]})
-    model = str(folder / "pretrained.pt")
-    pretrain(params.pretrain(config, "supervised", "gate"), {"data": data},
-             {"model": model, "log_csv": str(folder / "log.csv")})
-    return config, {"data": data, "model": model}, folder
 
 
 def run_stage(config, inputs, folder, name):
