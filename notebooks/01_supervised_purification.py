@@ -100,6 +100,19 @@ convergence = pd.read_csv(SIM / "convergence.csv")
 show_figure("attack_convergence")
 
 # %% [markdown]
+# ## The budget range of the robustness claims
+# C2's and C5's "robust" hypotheses at every budget of the sandwich grid, on the attack ensemble
+# and on the bounds (certified adversarial minus attacked clean), with their verdicts.
+
+# %%
+by_budget = pd.read_csv(RESULTS / "claims_by_budget.csv")
+by_budget.pivot_table(index=["group", "norm", "eps"], columns="basis", values="verdict",
+                      aggfunc="first")
+
+# %%
+show_figure("claims_by_budget")
+
+# %% [markdown]
 # ## C2 as the paper words it: attacks move the hidden nodes
 # The largest relative movement ||h(z + delta) - h(z)|| / ||h(z)|| an adaptive attack finds in
 # the ball, its certified upper bound, and the share of nodes whose activity flips.

@@ -22,6 +22,9 @@ CLAIMS_INPUTS = {
         else {}
     ),
     **{f"downstream_{task}": sim_csv("downstream", tasks=(task,)) for task in DOWNSTREAM["tasks"]},
+    # The positive control: the perfectly purified layer's heads and the blend study's ends.
+    "downstream_baselines": [f"{SIM_DIR}/baselines/{MAIN_ACTIVATION}/downstream.csv"],
+    "downstream_blend": sim_csv("downstream_blend"),
     # C6: results/images/<dataset>/per_seed.csv (rules/images.smk), for each data set that is on.
     **{f"images_{dataset}": [images_per_seed(dataset)] for dataset in IMAGES_ON},
 }
@@ -34,6 +37,7 @@ rule claims:
     output:
         csv=reported(f"{RESULTS}/claims.csv", "claims", "Claims (C1-C6)"),
         md=f"{PAPER_FIGURES}/claims.md",
+        by_budget=reported(f"{RESULTS}/claims_by_budget.csv", "claims_by_budget", "Claims (C1-C6)"),
         meta=f"{RESULTS}/claims.json",
     log:
         f"{RESULTS}/logs/claims.log",

@@ -11,8 +11,11 @@ NOTEBOOK_DIR = os.path.join(workflow.basedir, "notebooks")
 NOTEBOOK_SPECS = {
     "01_supervised_purification": (
         notebook_figures("01_supervised_purification"),
-        sim_csv("summary") + sim_csv("robustness") + sim_csv("movement"),
-        {"evaluate_pretrained", "node_movement"},
+        sim_csv("summary")
+        + sim_csv("robustness")
+        + sim_csv("movement")
+        + [f"{RESULTS}/claims_by_budget.csv"],
+        {"evaluate_pretrained", "node_movement", "claims"},
         True,
     ),
     "02_contrastive": (

@@ -44,6 +44,7 @@ DESCRIPTIVE, INDICATIVE, NOT_EVALUATED = "descriptive", "indicative (one run)", 
 CERTIFIED, EXACT = "certified bound", "exact verification"
 ENSEMBLE, PAPER_ATTACK = "attack ensemble (worst case)", "the paper's attack"
 CONVERGED = "converged attack (budget doublings)"
+POSITIVE_CONTROL = "control+"  # the claim name of the positive control's rows
 AUTOATTACK, MEASURED = "AutoAttack and PGD-20 (per image)", "measured (no attack)"
 COLUMNS = ["claim", "scope", "statement", "statistic", "control", "evidence", "n_seeds",
            "estimate", "ci_low", "ci_high", "smallest_effect", "criterion", "criterion_estimate",

@@ -3,16 +3,17 @@
 
 import contextlib
 import hashlib
+import importlib.metadata
 import io
 import json
 import os
 import platform
+import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from advpretrain import __version__
 from advpretrain.core.canonical import unrecorded
@@ -94,6 +95,8 @@ def load_arrays(path) -> Arrays:
 def save_torch(path, obj) -> None:
     # Through a buffer: torch names the archive's inner folder after the file, and the temporary
     # file's random name would make the bytes differ between runs.
+    import torch  # here: the stages that only read tables start without torch (seconds)
+
     buffer = io.BytesIO()
     torch.save(obj, buffer)
     with atomic_path(path) as tmp:
@@ -102,6 +105,8 @@ def save_torch(path, obj) -> None:
 
 def load_torch(path):
     """Load a checkpoint safely (tensors and plain containers only)."""
+    import torch
+
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
@@ -135,7 +140,7 @@ def provenance(rule: str, wildcards: dict, settings, inputs: dict, outputs, **ex
         "outputs": _hashes(outputs),
         "versions": {
             "advpretrain": __version__,
-            "torch": torch.__version__,
+            "torch": _torch_version(),
             "numpy": np.__version__,
             "python": platform.python_version(),
         },
@@ -153,5 +158,12 @@ def machine() -> dict[str, str]:
         names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
                  if line.startswith("model name")]
         model = names[0] if names else model
+    torch = sys.modules.get("torch")  # a stage that never loaded torch did not compute with it
     return {"platform": platform.platform(), "cpu": model,
-            "torch_cpu_capability": torch.backends.cpu.get_cpu_capability()}
+            "torch_cpu_capability": (torch.backends.cpu.get_cpu_capability() if torch
+                                     else "not loaded")}
+
+
+def _torch_version() -> str:
+    torch = sys.modules.get("torch")
+    return torch.__version__ if torch else importlib.metadata.version("torch")

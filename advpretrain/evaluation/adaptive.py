@@ -60,9 +60,13 @@ class AttackResult:
         return self.margin > 0
 
 
-def keep_breaking(best: AttackResult, margin: torch.Tensor, inputs: tuple) -> None:
-    """Keep ``inputs`` where they lower the margin of a sample that is not broken yet."""
-    better = (margin < best.margin) & (best.margin > 0)
+def keep_breaking(best: AttackResult, margin: torch.Tensor, inputs: tuple,
+                  until_broken: bool = True) -> None:
+    """Keep ``inputs`` where they lower the margin of a sample that is not broken yet (with
+    ``until_broken`` false: of any sample, the lowest margin found)."""
+    better = margin < best.margin
+    if until_broken:
+        better = better & (best.margin > 0)
     best.margin = torch.where(better, margin, best.margin)
     best.inputs = tuple(torch.where(better[..., None], new, old)
                         for new, old in zip(inputs, best.inputs))
@@ -102,11 +106,14 @@ def sample_chunks(n_networks: int, n_samples: int, hidden: int) -> list[slice]:
     return [slice(start, min(start + rows, n_samples)) for start in range(0, n_samples, rows)]
 
 
-def _unbroken_index(margin: torch.Tensor) -> torch.Tensor | None:
+def _unbroken_index(margin: torch.Tensor, proved: torch.Tensor | None = None
+                    ) -> torch.Tensor | None:
     """(N, W) sample indices holding each network's unbroken samples first, W the largest count
-    of any network (the rest pad with broken ones, whose records then stay as they are); None
-    when every sample is broken."""
+    of any network (the rest pad with broken or proved ones, whose records then stay as they
+    are); None when every sample is broken or proved robust."""
     unbroken = margin > 0
+    if proved is not None:
+        unbroken = unbroken & ~proved
     width = int(unbroken.sum(-1).max())
     if width == 0:
         return None
@@ -124,8 +131,8 @@ def adaptive_pgd(nets: TwoLayerNets, task, inputs: tuple, labels: torch.Tensor, 
                  steps: int, surrogate: str = "own", restarts: int = 1,
                  step_rule: str = "halving", random_start: bool = True,
                  generator: torch.Generator | None = None,
-                 initial: AttackResult | None = None, uniform_ball: bool = False
-                 ) -> AttackResult:
+                 initial: AttackResult | None = None, uniform_ball: bool = False,
+                 proved: torch.Tensor | None = None, until_broken: bool = True) -> AttackResult:
     """PGD on the margin y * task.margin through a surrogate's gradient, judged on the true nets.
 
     Each step moves every perturbation by ``step_sizes(steps, step_rule)`` times eps along the
@@ -142,6 +149,10 @@ def adaptive_pgd(nets: TwoLayerNets, task, inputs: tuple, labels: torch.Tensor, 
 
     initial: an earlier record to continue (an ensemble's state); its broken samples are kept as
     they are and not attacked again. Without it, the record starts at the clean inputs.
+    proved: (N, B) bool, samples proved robust (a certified bound): not attacked, since no
+    perturbation in the ball can break them; their records stay as they are.
+    until_broken: false to attack every sample for every step and keep its lowest margin (the
+    worst-case loss, for loss statistics), not the first perturbation that breaks it.
     """
     check_norm(norm)
     best = clean_result(nets, task, inputs, labels) if initial is None else initial
@@ -155,14 +166,16 @@ def adaptive_pgd(nets: TwoLayerNets, task, inputs: tuple, labels: torch.Tensor, 
     for rows in sample_chunks(*labels.shape, nets.weight.shape[1]):
         part = AttackResult(best.margin[:, rows], tuple(x[:, rows] for x in best.inputs))
         for _ in range(restarts):
-            index = _unbroken_index(part.margin)
+            index = (_unbroken_index(part.margin, None if proved is None else proved[:, rows])
+                     if until_broken else
+                     torch.arange(part.margin.shape[1]).expand_as(part.margin))
             if index is None:
                 break
             compact = _take(part, index)
             _pgd_run(surrogate_nets, task, tuple(_gather(x[:, rows], index) for x in clean),
                      _gather(labels[:, rows], index), budget, norm, sizes,
                      random_start=random_start, generator=generator, best=compact,
-                     uniform_ball=uniform_ball)
+                     uniform_ball=uniform_ball, until_broken=until_broken)
             part = _put(part, index, compact)
         parts.append(part)
     return AttackResult(torch.cat([part.margin for part in parts], 1),
@@ -172,15 +185,16 @@ def adaptive_pgd(nets: TwoLayerNets, task, inputs: tuple, labels: torch.Tensor, 
 def _pgd_run(surrogate_nets: SurrogateNets, task, clean: tuple, labels: torch.Tensor,
              budget: torch.Tensor, norm: str, sizes: Sequence[float], *, random_start: bool,
              generator: torch.Generator | None, best: AttackResult,
-             uniform_ball: bool = False) -> None:
+             uniform_ball: bool = False, until_broken: bool = True) -> None:
     """One restart on (compacted) samples, updating ``best`` in place after every step."""
     deltas = [project(random_perturbation(x, budget, norm, SAMPLE_NDIM, generator,
                                           uniform_ball=uniform_ball)
                        if random_start else torch.zeros_like(x), budget, norm, SAMPLE_NDIM)
               for x in clean]
     def observe(negative_margin, perturbed):
-        keep_breaking(best, -negative_margin, perturbed)
-        return not bool((best.margin > 0).any())  # a CPU reduction, no device sync to speak of
+        keep_breaking(best, -negative_margin, perturbed, until_broken)
+        # a CPU reduction, no device sync to speak of
+        return until_broken and not bool((best.margin > 0).any())
 
     # The surrogate's forward values are the true networks': the margin judges each iterate,
     # and its gradient (descended: the core ascends the negated margin) makes the next one.
@@ -190,7 +204,8 @@ def _pgd_run(surrogate_nets: SurrogateNets, task, clean: tuple, labels: torch.Te
     if perturbed is None:  # every sample broken
         return
     with torch.no_grad():
-        keep_breaking(best, labels * task.margin(surrogate_nets.nets, *perturbed), perturbed)
+        keep_breaking(best, labels * task.margin(surrogate_nets.nets, *perturbed), perturbed,
+                      until_broken)
 
 
 def merged_spec(spec: Mapping | None, defaults: Mapping, what: str, counts: tuple[str, ...]

@@ -107,3 +107,51 @@ def plot_attack_convergence(inputs, settings, stem):
                  "(dotted: the attack ensemble on the same points)")
     fig.tight_layout()
     save(fig, stem)
+
+
+VERDICT_COLOURS = {"supported": "#1a9850", "contradicted": "#d73027", "inconclusive": "#fdae61",
+                   "descriptive": "#bdbdbd"}
+
+
+def plot_claims_by_budget(inputs, settings, stem):
+    """C2's and C5's "robust" hypotheses over the budget grid (results/claims_by_budget.csv):
+    per claim (rows) and norm (columns) each row's estimate and interval against eps, the
+    attack ensemble's (effect beyond the control, circles) and the bounds' (certified
+    adversarial minus attacked clean, squares), coloured by verdict; the dashed line is the
+    smallest effect. Below, both variants' attacked accuracy: where the lines cross, the clean
+    and adversarial nets swap places."""
+    frame = read_csvs(inputs["by_budget"])
+    groups = list(dict.fromkeys(frame["group"]))
+    norms = sorted(set(frame["norm"]))
+    fig, axes = plt.subplots(2 * len(groups), len(norms), squeeze=False, sharex="col",
+                             figsize=(4.2 * len(norms) + 1.5, 2.6 * 2 * len(groups)))
+    for row, group in enumerate(groups):
+        for col, norm in enumerate(norms):
+            part = frame[(frame["group"] == group) & (frame["norm"] == norm)].sort_values("eps")
+            ax, accuracy_ax = axes[2 * row][col], axes[2 * row + 1][col]
+            for basis, marker, shift in (("ensemble", "o", 0.97), ("bounds", "s", 1.03)):
+                rows = part[part["basis"] == basis]
+                for verdict, points in rows.groupby("verdict"):
+                    ax.errorbar(points["eps"] * shift, points["estimate"],
+                                yerr=[points["estimate"] - points["ci_low"],
+                                      points["ci_high"] - points["estimate"]],
+                                fmt=marker, color=VERDICT_COLOURS.get(verdict, "black"),
+                                capsize=2, label=f"{basis}: {verdict}")
+            if len(part):
+                ax.axhline(part["smallest_effect"].iloc[0], color="grey", linestyle="--",
+                           linewidth=1)
+            ax.axhline(0, color="black", linewidth=0.5)
+            ax.set_title(f"{group}, {norm}", fontsize=8)
+            ax.set_ylabel("effect [95% CI]")
+            ax.legend(fontsize=6)
+            means = part.drop_duplicates("eps")
+            for column, label in (("clean_worst_case", "clean"),
+                                  ("adversarial_worst_case", "adversarial")):
+                accuracy_ax.plot(means["eps"], means[column], marker=".", label=label)
+            accuracy_ax.set_xscale("log")
+            accuracy_ax.set_xlabel(f"{norm} eps")
+            accuracy_ax.set_ylabel("attacked accuracy")
+            accuracy_ax.legend(fontsize=6)
+    fig.suptitle("Over which budgets do the robustness claims hold? (verdict by colour)")
+    fig.tight_layout()
+    save(fig, stem)

@@ -38,14 +38,19 @@ def _semantic_errors(config):
     if reference["eps"] not in evaluation["eps_grid"][reference["norm"]]:
         yield ("simulation.evaluation.reference_attack.eps",
                f"{reference['eps']} is not on eps_grid.{reference['norm']}")
-    for norm, grid in evaluation["ensemble"]["eps_grid"].items():
-        if set(grid) - set(evaluation["eps_grid"][norm]):
-            yield (f"simulation.evaluation.ensemble.eps_grid.{norm}",
-                   f"{sorted(set(grid) - set(evaluation['eps_grid'][norm]))} are not on "
-                   f"eps_grid.{norm}")
-    if reference["eps"] not in evaluation["ensemble"]["eps_grid"][reference["norm"]]:
-        yield ("simulation.evaluation.reference_attack.eps",
-               f"{reference['eps']} is not on ensemble.eps_grid.{reference['norm']}")
+    for key in ("eps_grid", "movement_eps_grid"):
+        for norm, grid in evaluation["ensemble"][key].items():
+            if set(grid) - set(evaluation["eps_grid"][norm]):
+                yield (f"simulation.evaluation.ensemble.{key}.{norm}",
+                       f"{sorted(set(grid) - set(evaluation['eps_grid'][norm]))} are not on "
+                       f"eps_grid.{norm}")
+        if reference["eps"] not in evaluation["ensemble"][key][reference["norm"]]:
+            yield ("simulation.evaluation.reference_attack.eps",
+                   f"{reference['eps']} is not on ensemble.{key}.{reference['norm']}")
+    for norm, eps in evaluation["small_budgets"].items():
+        if eps not in evaluation["ensemble"]["eps_grid"][norm]:
+            yield (f"simulation.evaluation.small_budgets.{norm}",
+                   f"{eps} is not on ensemble.eps_grid.{norm}")
     if reference["attack"] not in evaluation["attacks"]:
         yield ("simulation.evaluation.reference_attack.attack",
                f"{reference['attack']} is not in simulation.evaluation.attacks")

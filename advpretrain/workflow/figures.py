@@ -50,6 +50,8 @@ FIGURES = {
         "robustness": sim_csv(c, "robustness", BOTH_TASKS)}, (SUPERVISED_NOTEBOOK,)),
     "attack_convergence": Figure("robustness", lambda c: {
         "convergence": sim_csv(c, "convergence")}, (SUPERVISED_NOTEBOOK,)),
+    "claims_by_budget": Figure("robustness", lambda c: {
+        "by_budget": [f"{RESULTS}/claims_by_budget.csv"]}, (SUPERVISED_NOTEBOOK,)),
     "node_movement": Figure("robustness", lambda c: {
         "movement": sim_csv(c, "movement", BOTH_TASKS)}, (SUPERVISED_NOTEBOOK,)),
     "eps_sweep": Figure("pretrained", lambda c: {
@@ -117,6 +119,7 @@ def figure_settings(config: Mapping, name: str) -> dict:
         "robustness_curves": {"variants": main},
         "robustness_sandwich": {"variants": list(dict.fromkeys(main + contrastive))},
         "attack_convergence": {"variants": main},
+        "claims_by_budget": {},
         "node_movement": {"variants": list(dict.fromkeys(main + contrastive))},
         "transfer_bound": {"variants": main},
         "eps_sweep": {"sweep_norm": sim["eps_sweep"]["norm"],

@@ -35,13 +35,14 @@ def run(snakemake: Any, stage: Callable[..., Mapping | None]) -> None:
     output named ``meta`` when there is one. A ``UserError`` ends the job with its message as the
     log's last line; any other exception is logged with its traceback and re-raised.
     """
-    import torch  # here, not at module level: the Snakefile imports this module to parse
-
     from advpretrain.core import fileio
     from advpretrain.core.canonical import Recorder
     from advpretrain.core.errors import UserError
 
-    torch.set_num_threads(max(1, int(snakemake.threads)))
+    # The stage's module imported torch already if it computes with it; the stages that only
+    # read tables (figures, claims, reports) start without it, seconds sooner.
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(max(1, int(snakemake.threads)))
     params = dict(snakemake.params.items())
     settings = params.pop("settings")
     code = params.pop("code", None)

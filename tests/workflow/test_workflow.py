@@ -289,7 +289,7 @@ def test_negative_control_supports_no_absent_effect(workflow_run, tmp_path):
                   configfile=[TEST_CONFIG, TEST_CONFIG.parent / "control.yaml"])
     control = verdicts(tmp_path / "results" / "claims.csv")
     regular = verdicts(workflow_run / "results" / "claims.csv")
-    rows = [row for row in control if not row[0].startswith("C6")
+    rows = [row for row in control if row[0].startswith(("C1", "C2", "C3", "C4", "C5"))
             and not any(row[1].endswith(keep) for keep in CONTROL_KEEPS)]
     assert len(rows) >= 10 and "supported" not in {control[row] for row in rows}, control
     assert control[("C1", "supervised")] == "contradicted", control
@@ -307,12 +307,41 @@ def test_near_null_control_supports_no_absolute_word(workflow_run, tmp_path):
     run_snakemake(tmp_path, "results/claims.csv",
                   configfile=[TEST_CONFIG, TEST_CONFIG.parent / "near_null.yaml"])
     table = pd.read_csv(tmp_path / "results" / "claims.csv")
-    absolute = table[table["statement"].str.contains(ABSOLUTE_WORDS)
-                     & ~table["statement"].str.contains("not robust")]
+    claims = table[table["claim"] != "control+"]
+    absolute = claims[claims["statement"].str.contains(ABSOLUTE_WORDS)
+                      & ~claims["statement"].str.contains("not robust")]
     deciding = absolute[absolute["verdict"].isin(["supported", "contradicted", "inconclusive"])]
     assert len(deciding) >= 4, table[["claim", "scope", "statement", "verdict"]]
     supported = absolute[absolute["verdict"] == "supported"]
     assert supported.empty, supported[["claim", "scope", "verdict", "reason"]].to_string()
+
+
+def test_positive_control_is_supported(workflow_run):
+    """The pipeline can say yes where the answer is yes by construction: a clean head on the
+    perfectly purified layer, and on the blend study's pure end, is robust at the small budgets
+    (both norms), on certified evidence (advpretrain.claims.simulation: positive_control)."""
+    table = pd.read_csv(workflow_run / "results" / "claims.csv")
+    controls = table[table["claim"] == "control+"]
+    assert len(controls) == 4, table[["claim", "scope"]]
+    assert (controls["verdict"] == "supported").all(), controls[["scope", "verdict", "reason"]]
+    assert (controls["evidence"] == "certified bound").all()
+
+
+def test_budget_range_covers_the_sandwich_grid(workflow_run):
+    """results/claims_by_budget.csv: C2 and C5 at every budget of the test config's sandwich
+    grid, on both kinds of evidence, each with a three-way verdict or descriptive."""
+    by_budget = pd.read_csv(workflow_run / "results" / "claims_by_budget.csv")
+    config = yaml.safe_load(TEST_CONFIG.read_text())
+    grid = config["simulation"]["evaluation"]["ensemble"]["eps_grid"]
+    budgets = {(norm, float(eps)) for norm, values in grid.items() for eps in values}
+    for group, part in by_budget.groupby("group"):
+        ensemble = part[part["basis"] == "ensemble"]
+        assert set(zip(ensemble["norm"], ensemble["eps"])) == budgets, group
+    assert set(by_budget["verdict"]) <= {"supported", "contradicted", "inconclusive",
+                                         "descriptive"}
+    assert set(by_budget["group"]) == {"C2, supervised",
+                                       "C5, downstream after supervised pre-training",
+                                       "C5, downstream after contrastive pre-training"}
 
 
 def test_robust_accuracy_is_a_sandwich(workflow_run):

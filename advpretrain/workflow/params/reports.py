@@ -18,6 +18,7 @@ def claims(config: Mapping) -> dict:
     return canonical({"claims": config["claims"],
                       "reference": {"norm": reference["norm"], "eps": reference["eps"]},
                       "convergence_tolerance": evaluation["convergence"]["tolerance"],
+                      "small_budgets": evaluation["small_budgets"],
                       "images": {dataset: images_off_reason(dataset, section)
                                  for dataset, section in config["images"].items()}})
 

@@ -89,16 +89,19 @@ def _evaluation(sim: Mapping, *keys: str) -> dict:
     return {key: sim["evaluation"][key] for key in ("attacks", "pgd_steps", "eps_grid", *keys)}
 
 
-def _ensemble(sim: Mapping, full: bool = True) -> dict:
+def _ensemble(sim: Mapping, full: bool = True, small: bool = False) -> dict:
     """The attack ensemble and certified bound of the robust-accuracy sandwich: over the whole
     ensemble grid, or (``full`` false: jobs whose figures quote one budget) at the reference
-    attack's norm and eps only."""
+    attack's norm and eps only, with ``small`` the small budgets too (the positive control)."""
     ensemble = sim["evaluation"]["ensemble"]
     settings = {key: ensemble[key] for key in ("eps_grid", "steps", "restarts", "surrogates",
                                                "samples")}
     if not full:
         reference = sim["evaluation"]["reference_attack"]
-        settings["eps_grid"] = {reference["norm"]: [reference["eps"]]}
+        grid = {reference["norm"]: {reference["eps"]}}
+        for norm, eps in (sim["evaluation"]["small_budgets"].items() if small else ()):
+            grid.setdefault(norm, set()).add(eps)
+        settings["eps_grid"] = {norm: sorted(budgets) for norm, budgets in sorted(grid.items())}
     return settings
 
 
@@ -116,9 +119,10 @@ def _transfer(sim: Mapping) -> dict:
     return {**_movement(sim), "norm": reference["norm"], "eps": reference["eps"]}
 
 
-def _robust_evaluation(sim: Mapping, full: bool = True) -> dict:
+def _robust_evaluation(sim: Mapping, full: bool = True, small: bool = False) -> dict:
     """What the downstream stages evaluate: the paper's attacks, the sandwich, live nodes."""
-    return {**_evaluation(sim), "ensemble": _ensemble(sim, full), "live_rate": live_rate(sim)}
+    return {**_evaluation(sim), "ensemble": _ensemble(sim, full, small),
+            "live_rate": live_rate(sim)}
 
 
 def _main_job(sim: Mapping, task: str, activation: str) -> bool:
@@ -216,12 +220,18 @@ def attack_convergence(config: Mapping, task: str, activation: str) -> dict:
 def node_movement(config: Mapping, task: str, activation: str) -> dict:
     sim = config["simulation"]
     return canonical({**_model(config, task, activation), "objective": objective(task),
-                      "movement": {**_movement(sim), "eps_grid": _ensemble(sim)["eps_grid"]}})
+                      "movement": {**_movement(sim),
+                                   "eps_grid": sim["evaluation"]["ensemble"]["movement_eps_grid"]}})
 
 
 def evaluate_pair_loss(config: Mapping, task: str, activation: str) -> dict:
-    return canonical({**_model(config, task, activation),
-                      "evaluation": _evaluation(config["simulation"])})
+    """The paper's attacks over the eps grid; the attack ensemble on the pair losses at the
+    reference budget (claim C4)."""
+    sim = config["simulation"]
+    ensemble = _ensemble(sim, full=False)
+    return canonical({**_model(config, task, activation), "evaluation": _evaluation(sim),
+                      "ensemble": {key: ensemble[key] for key in ("eps_grid", "steps",
+                                                                  "restarts", "surrogates")}})
 
 
 def pair_attack_study(config: Mapping) -> dict:
@@ -260,7 +270,7 @@ def downstream_blend(config: Mapping, activation: str) -> dict:
     return canonical({"base_seed": config["base_seed"], "model": model["model"],
                       "base_variant": config["claims"]["clean_variant"],
                       "blend": sim["downstream"]["blend"], "heads": _heads(sim),
-                      "evaluation": _robust_evaluation(sim, full=False)})
+                      "evaluation": _robust_evaluation(sim, full=False, small=True)})
 
 
 def threshold_study(config: Mapping, threshold: str) -> dict:

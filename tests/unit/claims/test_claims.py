@@ -265,6 +265,17 @@ def test_a_degenerate_contrastive_net_cannot_close_the_gap(tmp_path, config):
     assert "balanced clean pair accuracy" in closes["reason"]
 
 
+def test_no_gap_no_closing(tmp_path, config):
+    """Where the clean nets' attacks hurt similar pairs more (a negative gap), a variant that
+    "closes" it is closing nothing: the share row cannot be supported, and says why."""
+    gaps = {"clean": -0.4, "fgm_l2": -0.01, "clean_twin": -0.39, "untrained": 0.05}
+    files = {**paper_like(tmp_path), **inputs(tmp_path, pair_loss=pair_loss(gaps))}
+    table = claims_table(config, files)
+    assert row(table, "C4", "contrastive, worst_case")["verdict"] == CONTRADICTED
+    closes = row(table, "C4", "contrastive, worst_case, adversarial")
+    assert closes["verdict"] != SUPPORTED and "no gap to close" in closes["reason"]
+
+
 def test_verdict_rule_three_ways():
     base = {"smallest_effect": 0.05, "_threshold": np.nan, "criterion": "", "_guard": None,
             "criterion_low": np.nan, "criterion_high": np.nan}
@@ -331,7 +342,7 @@ def test_missing_inputs_are_reported_not_dropped(tmp_path, config):
 def test_markdown_lists_every_row(tmp_path, config):
     table = claims_table(config, paper_like(tmp_path))
     text = claims_markdown(table, config["claims"])
-    assert text.count("\n| C") == len(table)
+    assert text.count("\n| C") + text.count("\n| control+ |") == len(table)
     assert "**supported**" in text and "not evaluated" in text and "Holm" in text
     assert "Power:" in text and "descriptive" in text
 
@@ -399,3 +410,85 @@ def test_a_row_whose_attack_has_not_converged_is_not_supported(tmp_path, config)
     assert weaker[scopes[0]]["verdict"] != SUPPORTED
     assert "lowers fgm_l2's robust accuracy by 0.100" in weaker[scopes[0]]["reason"]
     assert weaker[scopes[1]]["verdict"] == SUPPORTED  # 0.55 still clears 0.5 and the gain
+
+
+def sandwich(accuracies, task="supervised", variants=VARIANTS):
+    """Worst-case and certified accuracy per variant and budget: ``accuracies[(norm, eps)]`` is
+    {variant: (worst case, certified)}."""
+    return pd.DataFrame([
+        {"task": task, "activation": "gate", "variant": variant, "seed": seed,
+         "attack": attack, "norm": norm, "eps": eps, "accuracy": value + noise(seed)}
+        for (norm, eps), cells in accuracies.items() for variant in variants
+        for seed in SEEDS
+        for attack, value in zip(("worst_case", "certified"), cells.get(variant, cells["clean"]))])
+
+
+SMALL = {("l2", 0.05), ("linf", 0.02)}
+
+
+def positive_control_files(tmp_path, purified_certified):
+    """The positive control's inputs at the small budgets: the clean layer's head attacked at
+    0.8; the purified layer's and the blend's pure end's certified at ``purified_certified``."""
+    heads = {budget: {"clean": (0.8, 0.5)} for budget in SMALL}
+    purified = {budget: {"clean": (0.99, purified_certified)} for budget in SMALL}
+    blend = pd.concat([
+        sandwich({b: {"clean": (0.8, 0.5)} for b in SMALL}, variants=("blend_0",)).assign(
+            blend=0.0),
+        sandwich({b: {"clean": (0.99, purified_certified)} for b in SMALL},
+                 variants=("blend_1",)).assign(blend=1.0)])
+    return {**paper_like(tmp_path), **inputs(
+        tmp_path, downstream_supervised=pd.concat([
+            pd.read_csv(paper_like(tmp_path)["downstream_supervised"][0]), sandwich(heads)]),
+        downstream_baselines=sandwich(purified, task="baseline", variants=("purified",)),
+        downstream_blend=blend)}
+
+
+def test_the_positive_control_is_supported_and_can_fail(tmp_path, config):
+    """A clean head on the purified layer, certified at 0.95 against the clean layer's head
+    attacked at 0.8: supported at both small budgets, on certified evidence; the blend's pure
+    end, certified at 0.95, robust. Certified at only 0.82 (a gain of 0.02 < 0.05), the
+    purified layer's rows are contradicted; certified at 0.4, the blend's too."""
+    table = claims_table(config, positive_control_files(tmp_path, 0.95))
+    controls = table[table["claim"] == "control+"].set_index("scope")
+    assert set(controls.index) == {f"{name}, {norm} eps={eps:g}" for norm, eps in SMALL
+                                   for name in ("purified layer", "blend study's pure end")}
+    assert (controls["verdict"] == SUPPORTED).all(), controls["reason"]
+    assert (controls["evidence"] == "certified bound").all()
+    assert controls.loc["purified layer, l2 eps=0.05", "estimate"] == pytest.approx(0.15,
+                                                                                    abs=0.01)
+    assert controls.loc["blend study's pure end, l2 eps=0.05", "estimate"] == pytest.approx(
+        0.45, abs=0.01)
+    for certified, names in ((0.82, ("purified layer",)),
+                             (0.4, ("purified layer", "blend study's pure end"))):
+        weak = claims_table(config, positive_control_files(tmp_path, certified))
+        weak = weak[weak["claim"] == "control+"]
+        for item in weak.itertuples():
+            failed = item.scope.split(",")[0] in names
+            assert (item.verdict == CONTRADICTED) == failed, (certified, item.scope)
+
+
+def test_budget_range_decides_each_budget_on_its_best_evidence(tmp_path, config):
+    """At l2 0.05 the bound proves the adversarial nets robust (certified 0.9 vs the clean
+    nets' attacked 0.7): supported on the bounds, while the ensemble row cannot be (its
+    convergence is not measured there). At 0.5 the adversarial nets' attacked accuracy 0.3 is
+    below 0.5: contradicted. The clean nets are above the adversarial ones at 0.02 and below
+    them at 0.05: a crossover between the two."""
+    from advpretrain.claims.claims import budget_table
+    from advpretrain.claims.markdown import budget_verdicts
+
+    grid = {("l2", 0.02): {"clean": (0.9, 0.5), "fgm_l2": (0.85, 0.6)},
+            ("l2", 0.05): {"clean": (0.7, 0.3), "fgm_l2": (0.95, 0.9)},
+            ("l2", 0.5): {"clean": (0.05, 0.0), "fgm_l2": (0.3, 0.0)}}
+    files = paper_like(tmp_path)
+    natural = pd.read_csv(files["supervised_robustness"][0]).query("eps == 0")
+    files.update(inputs(tmp_path, supervised_robustness=pd.concat([natural, sandwich(grid)])))
+    by_budget = budget_table(config, files)
+    c2 = by_budget[by_budget["group"] == "C2, supervised"]
+    ensemble = c2[(c2["basis"] == "ensemble") & (c2["eps"] == 0.05)].iloc[0]
+    assert ensemble["verdict"] == INCONCLUSIVE and "not measured" in ensemble["reason"]
+    verdicts = budget_verdicts(by_budget)
+    verdicts = verdicts[verdicts["group"] == "C2, supervised"].set_index("eps")["verdict"]
+    assert verdicts[0.05] == "supported (bounds)"
+    assert verdicts[0.5] == CONTRADICTED
+    text = claims_markdown(claims_table(config, files), config["claims"], by_budget)
+    assert "| C2, supervised | l2 |" in text and "| 0.02-0.05 |" in text

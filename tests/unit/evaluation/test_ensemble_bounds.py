@@ -20,7 +20,7 @@ from advpretrain.evaluation.bounds import (
     transfer_robust,
 )
 from advpretrain.evaluation.core import perturb
-from advpretrain.evaluation.ensemble import ensemble_plan, ensemble_spec, worst_case
+from advpretrain.evaluation.ensemble import ensemble_plan, ensemble_spec, lowest_margin, worst_case
 from advpretrain.evaluation.grid import attacked_inputs
 from advpretrain.evaluation.movement import movement_attack
 from advpretrain.evaluation.surrogates import (
@@ -180,6 +180,48 @@ def test_the_ensemble_breaks_what_the_paper_attack_misses(trained):
     for mask in found.per_attack.values():
         assert not (found.robust & ~mask).any()
     assert found.standalone == {"fgm", "pgd"}
+
+
+def test_samples_proved_robust_are_not_attacked_again(trained):
+    """``proved``: the adaptive attacks skip the samples a bound certifies (the paper's attacks
+    still try them). Every sample marked proved: the adaptive attacks break nothing the paper's
+    attacks left; the certified mask as proved: the same robust accuracy to within the random
+    starts' noise, the certified samples still robust."""
+    nets, z, y = trained
+    everything = torch.ones_like(y, dtype=torch.bool)
+    found = worst_case(nets, SUPERVISED, (z,), y, 0.3, "l2", CHEAP,
+                       torch.Generator().manual_seed(4), proved=everything)
+    paper = found.per_attack["fgm"] & found.per_attack["pgd"]
+    assert torch.equal(found.robust, paper)
+    safe = certified(nets, (z,), y, 0.1, "l2")
+    assert accuracy(safe).min() > 0.3  # the bound proves a good share here
+    skipped = worst_case(nets, SUPERVISED, (z,), y, 0.1, "l2", CHEAP,
+                         torch.Generator().manual_seed(5), proved=safe)
+    full = worst_case(nets, SUPERVISED, (z,), y, 0.1, "l2", CHEAP,
+                      torch.Generator().manual_seed(5))
+    assert (skipped.robust | ~safe).all()
+    assert torch.allclose(accuracy(skipped.robust), accuracy(full.robust), atol=0.01)
+
+
+def test_lowest_margin_keeps_lowering_after_the_first_break(trained):
+    """``lowest_margin`` (the pair losses' worst case): every sample attacked to the last step,
+    its lowest margin kept, in the ball and as the true networks give it; below the clean
+    margin everywhere, and on the samples the ensemble breaks, lower than the first breaking
+    point's margin."""
+    nets, z, y = trained
+    eps = 0.5
+    lowest = lowest_margin(nets, SUPERVISED, (z,), y, eps, "l2", CHEAP,
+                           torch.Generator().manual_seed(6))
+    (inputs,) = lowest.inputs
+    assert ((inputs - z).norm(dim=-1) <= eps + 1e-5).all()
+    with torch.no_grad():
+        torch.testing.assert_close(y * nets(inputs), lowest.margin)
+        assert (lowest.margin <= y * nets(z) + 1e-6).all()
+    first = worst_case(nets, SUPERVISED, (z,), y, eps, "l2", CHEAP,
+                       torch.Generator().manual_seed(6)).result
+    broken = ~first.robust
+    assert lowest.margin[broken].mean() < first.margin[broken].mean() - 0.1
+    assert torch.equal(lowest.robust, lowest.margin > 0)
 
 
 def test_recorded_inputs_are_in_the_ball_and_give_the_recorded_margins(trained, monkeypatch):

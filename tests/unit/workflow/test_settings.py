@@ -183,9 +183,24 @@ def test_plumbing_needs_no_torch():
         assert not module.startswith(("advpretrain.model", "advpretrain.evaluation",
                                       "advpretrain.figures", "advpretrain.simulation",
                                       "advpretrain.images", "advpretrain.claims")), module
-    for module in plumbing:  # (workflow.run imports torch and core.fileio inside ``run``)
+    for module in plumbing:  # (workflow.run imports core.fileio inside ``run``)
         path = REPO / (module.replace(".", "/") + ".py")
         if not path.exists():
             path = REPO / module.replace(".", "/") / "__init__.py"
         source = path.read_text()
         assert "\nimport torch" not in source and "\nimport matplotlib" not in source, module
+
+
+def test_table_stages_start_without_torch():
+    """The stages that only read and write tables (the claims, the exact table, the figures,
+    the image reports, the notebooks) never import torch, which costs each job seconds of
+    start-up; ``workflow.run`` then leaves torch's threads alone."""
+    import subprocess
+    import sys
+
+    stages = ["advpretrain.claims.claims", "advpretrain.simulation.exact_table",
+              "advpretrain.figures.figure", "advpretrain.images.report",
+              "advpretrain.figures.run_notebook", "advpretrain.workflow.run"]
+    code = (f"import sys; import {', '.join(stages)}; "
+            "assert 'torch' not in sys.modules, sorted(m for m in sys.modules if 'torch' in m)")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
