@@ -60,7 +60,8 @@ class Claims:
         return {"attack": name, **self.reference}
 
     def versus(self, table, measure, scope, claim, statement, source, *, evidence,
-               smallest_effect, criterion=None, descriptive=None, guard=None, extra=""):
+               smallest_effect, criterion=None, descriptive=None, guard=None, extra="",
+               lower_bound=False):
         """Row: adversarial minus clean ``measure``, in excess of the twin control."""
         names = [self.clean, self.adversarial, self.twin, self.untrained]
         self.table.add(claim, scope, statement,
@@ -68,7 +69,7 @@ class Claims:
                        self.control, excess(table, self.adversarial, self.clean, self.clean,
                                             self.twin),
                        evidence=evidence, smallest_effect=smallest_effect, criterion=criterion,
-                       descriptive=descriptive, guard=guard,
+                       descriptive=descriptive, guard=guard, lower_bound=lower_bound,
                        detail="; ".join(filter(None, [means_text(table, names), extra])),
                        source=source)
 
@@ -167,7 +168,7 @@ class Claims:
                         evidence=EVIDENCE.get(name, name), smallest_effect=gain,
                         criterion=self.robust_criterion(attacked, self.adversarial,
                                                         f"accuracy under {label}"),
-                        descriptive=descriptive, guard=guard)
+                        descriptive=descriptive, guard=guard, lower_bound=name == "certified")
             if name == "certified":  # a bound on the loss is not a loss: no collapse row
                 continue
             drop = clean - attacked  # per seed and variant: accuracy lost to the attack
@@ -257,7 +258,7 @@ class Claims:
                        f"certified {self.adversarial} - worst case {self.clean}",
                        "none: a lower bound against an upper bound", values,
                        evidence=CERTIFIED, smallest_effect=self.protocol["accuracy_gain"],
-                       source=self.source("supervised_robustness"))
+                       lower_bound=True, source=self.source("supervised_robustness"))
 
     def exact_gap(self) -> None:
         """Exact verification on a subsample (rule exact_verification), at each of its budgets:
@@ -284,7 +285,7 @@ class Claims:
                 f"clean nets' by at least {self.protocol['accuracy_gain']:g}",
                 f"exact lower bound {self.adversarial} - exact upper bound {self.clean}",
                 "none: a lower bound against an upper bound", values, evidence=EXACT,
-                smallest_effect=self.protocol["accuracy_gain"],
+                smallest_effect=self.protocol["accuracy_gain"], lower_bound=True,
                 descriptive=(f"exact on a subsample of {points} points per net, below the "
                              "claims' budget: shown, not deciding"),
                 detail=(f"exact robust accuracy [lower, upper], mean over seeds: {ranges}; "
@@ -369,7 +370,7 @@ class Claims:
                     smallest_effect=gain,
                     criterion=self.robust_criterion(sure, self.adversarial,
                                                     f"certified accuracy at {text}"),
-                    descriptive=self.descriptive_reason("certified", sure),
+                    descriptive=self.descriptive_reason("certified", sure), lower_bound=True,
                     detail="certified " + means_text(sure, [self.clean, self.adversarial])
                            + "; worst case " + means_text(worst, [self.clean, self.adversarial]),
                     source=self.source(key))
@@ -411,7 +412,7 @@ class Claims:
                     POSITIVE_CONTROL, f"purified layer, {budget}", statement,
                     f"certified purified - worst case {self.clean}",
                     "none: a lower bound against an upper bound", (sure - worst).dropna(),
-                    evidence=CERTIFIED, smallest_effect=gain,
+                    evidence=CERTIFIED, smallest_effect=gain, lower_bound=True,
                     criterion=Criterion(f"certified accuracy of purified >= {robust:g}", sure,
                                         robust),
                     detail=f"certified purified {sure.mean():.3f}; worst case {self.clean} "
@@ -428,7 +429,8 @@ class Claims:
             self.table.add(POSITIVE_CONTROL, f"blend study's pure end, {budget}", statement,
                            f"certified accuracy of {pure} - {robust:g}",
                            "none: an absolute criterion", sure - robust, evidence=CERTIFIED,
-                           smallest_effect=0.0, detail=f"certified {pure} {sure.mean():.3f}",
+                           smallest_effect=0.0, lower_bound=True,
+                           detail=f"certified {pure} {sure.mean():.3f}",
                            source=self.source("downstream_blend"))
 
     @staticmethod
@@ -563,7 +565,7 @@ class Claims:
                         evidence=EVIDENCE.get(name, name), smallest_effect=gain,
                         criterion=self.robust_criterion(attacked, self.adversarial,
                                                         f"accuracy under {label}"),
-                        descriptive=descriptive)
+                        descriptive=descriptive, lower_bound=name == "certified")
             if name == "worst_case" and self.clean in attacked:
                 # An attack's accuracy is an upper bound: below the threshold, the head is
                 # shown not robust.

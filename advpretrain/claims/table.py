@@ -84,9 +84,12 @@ class Table:
 
     def add(self, claim, scope, statement, statistic, control, values, *, evidence,
             smallest_effect=0.0, criterion: Criterion | None = None, guard: str | None = None,
-            descriptive: str | None = None, detail="", source=""):
+            descriptive: str | None = None, lower_bound: bool = False, detail="", source=""):
         """One row. ``guard``: why the row cannot support its statement (e.g. a degenerate
-        network), or None; ``descriptive``: why the row is outside the family, or None."""
+        network), or None; ``descriptive``: why the row is outside the family, or None;
+        ``lower_bound``: the statistic and criterion are lower bounds of what the statement
+        is about (a certified accuracy), so falling short shows nothing against it: the row is
+        then inconclusive, never contradicted."""
         values = pd.Series(values, dtype=float).dropna()
         estimate, low, high = t_interval(values, self.confidence)
         row = {"claim": claim, "scope": scope, "statement": statement, "statistic": statistic,
@@ -97,7 +100,8 @@ class Table:
                "criterion_high": np.nan,
                "p_value": p_greater(values - smallest_effect), "verdict": "",
                "reason": "", "detail": detail, "source": source,
-               "_guard": guard, "_descriptive": descriptive, "_threshold": np.nan}
+               "_guard": guard, "_descriptive": descriptive, "_threshold": np.nan,
+               "_lower_bound": lower_bound}
         if criterion is not None:
             c_values = pd.Series(criterion.values, dtype=float).dropna()
             c_estimate, c_low, c_high = t_interval(c_values, self.confidence)
@@ -114,7 +118,8 @@ class Table:
                           "criterion_estimate": np.nan, "criterion_low": np.nan,
                           "criterion_high": np.nan, "p_value": np.nan,
                           "verdict": NOT_EVALUATED, "reason": why, "detail": "", "source": "",
-                          "_guard": None, "_descriptive": None, "_threshold": np.nan})
+                          "_guard": None, "_descriptive": None, "_threshold": np.nan,
+                          "_lower_bound": False})
 
     def deciding(self, frame: pd.DataFrame) -> pd.Series:
         """The rows in the family: not descriptive, two or more seeds, a p-value."""
@@ -144,12 +149,17 @@ def verdict(row: Mapping, rejected: bool) -> tuple[str, str]:
     """The three-way verdict of a deciding row and its one-line reason."""
     delta, threshold = row["smallest_effect"], row["_threshold"]
     has_criterion = not np.isnan(threshold)
-    if row["ci_high"] < delta:
+    missing = []
+    lower = row.get("_lower_bound")
+    if isinstance(lower, (bool, np.bool_)) and lower and (
+            row["ci_high"] < delta or (has_criterion and row["criterion_high"] < threshold)):
+        missing.append("the bound falls short, which shows nothing against the statement (a "
+                       "lower bound)")
+    elif row["ci_high"] < delta:
         return CONTRADICTED, (f"the interval lies below the smallest effect {delta:g}")
-    if has_criterion and row["criterion_high"] < threshold:
+    elif has_criterion and row["criterion_high"] < threshold:
         return CONTRADICTED, (f"absolute criterion fails: {row['criterion']} "
                               f"(interval below {threshold:g})")
-    missing = []
     if not rejected:
         missing.append(f"the effect is not shown to exceed {delta:g} (Holm)")
     if has_criterion and not row["criterion_low"] > threshold:

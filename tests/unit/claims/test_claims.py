@@ -447,7 +447,8 @@ def test_the_positive_control_is_supported_and_can_fail(tmp_path, config):
     """A clean head on the purified layer, certified at 0.95 against the clean layer's head
     attacked at 0.8: supported at both small budgets, on certified evidence; the blend's pure
     end, certified at 0.95, robust. Certified at only 0.82 (a gain of 0.02 < 0.05), the
-    purified layer's rows are contradicted; certified at 0.4, the blend's too."""
+    purified layer's rows are not supported; certified at 0.4, the blend's neither: a certified
+    accuracy is a lower bound, so falling short leaves them inconclusive, never contradicted."""
     table = claims_table(config, positive_control_files(tmp_path, 0.95))
     controls = table[table["claim"] == "control+"].set_index("scope")
     assert set(controls.index) == {f"{name}, {norm} eps={eps:g}" for norm, eps in SMALL
@@ -464,7 +465,9 @@ def test_the_positive_control_is_supported_and_can_fail(tmp_path, config):
         weak = weak[weak["claim"] == "control+"]
         for item in weak.itertuples():
             failed = item.scope.split(",")[0] in names
-            assert (item.verdict == CONTRADICTED) == failed, (certified, item.scope)
+            assert item.verdict == (INCONCLUSIVE if failed else SUPPORTED), (certified, item)
+            if failed:
+                assert "lower bound" in item.reason
 
 
 def test_budget_range_decides_each_budget_on_its_best_evidence(tmp_path, config):
