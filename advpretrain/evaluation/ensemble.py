@@ -92,6 +92,17 @@ class WorstCase:
         return self.result.robust
 
 
+def run_planned(attack: PlannedAttack, nets: TwoLayerNets, task, inputs: tuple,
+                labels: torch.Tensor, eps, norm: str, generator: torch.Generator | None,
+                **options) -> AttackResult:
+    """One attack of an ensemble plan (``adaptive_pgd`` with its steps, surrogate, restarts,
+    step rule and start); ``options``: adaptive_pgd's bookkeeping keywords."""
+    return adaptive_pgd(nets, task, inputs, labels, eps, norm, steps=attack.steps,
+                        surrogate=attack.surrogate, restarts=attack.restarts,
+                        step_rule=attack.step_rule, random_start=attack.random_start,
+                        generator=generator, **options)
+
+
 def worst_case(nets: TwoLayerNets, task, inputs: tuple, labels: torch.Tensor, eps, norm: str,
                spec: Mapping | None = None, generator: torch.Generator | None = None,
                proved: torch.Tensor | None = None) -> WorstCase:
@@ -102,11 +113,9 @@ def worst_case(nets: TwoLayerNets, task, inputs: tuple, labels: torch.Tensor, ep
     overall, per_attack, standalone = None, {}, set()
     for attack in ensemble_plan(spec, nets.activation, nets.threshold):
         continues = overall is not None and spec["skip_broken"] and not attack.paper
-        result = adaptive_pgd(nets, task, inputs, labels, eps, norm, steps=attack.steps,
-                              surrogate=attack.surrogate, restarts=attack.restarts,
-                              step_rule=attack.step_rule, random_start=attack.random_start,
-                              generator=generator, initial=overall if continues else None,
-                              proved=proved if continues else None)
+        result = run_planned(attack, nets, task, inputs, labels, eps, norm, generator,
+                             initial=overall if continues else None,
+                             proved=proved if continues else None)
         per_attack[attack.name] = result.robust
         if continues:
             overall = result
@@ -128,10 +137,8 @@ def lowest_margin(nets: TwoLayerNets, task, inputs: tuple, labels: torch.Tensor,
     spec = ensemble_spec(spec)
     lowest = None
     for attack in ensemble_plan(spec, nets.activation, nets.threshold):
-        result = adaptive_pgd(nets, task, inputs, labels, eps, norm, steps=attack.steps,
-                              surrogate=attack.surrogate, restarts=attack.restarts,
-                              step_rule=attack.step_rule, random_start=attack.random_start,
-                              generator=generator, until_broken=False)
+        result = run_planned(attack, nets, task, inputs, labels, eps, norm, generator,
+                             until_broken=False)
         if lowest is None:
             lowest = result
         else:
