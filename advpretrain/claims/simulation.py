@@ -399,8 +399,8 @@ class Claims:
             budget = f"{norm} eps={eps:g}"
             statement = (f"positive control: a clean-trained head on the perfectly purified "
                          f"layer (rows +-M_j) is robust at {budget}: its certified accuracy at "
-                         f"least {gain:g} above the clean layer's head's attacked accuracy and "
-                         f"at least {robust:g}")
+                         f"least {gain:g} above the attacked accuracy of the head on the clean "
+                         f"layer after supervised pre-training, and at least {robust:g}")
             sure = self.accuracy_at(baselines, "purified", norm, eps)
             worst = self.accuracy_at(clean_heads, self.clean, norm, eps, "worst_case")
             if sure is None or worst is None:
@@ -524,16 +524,24 @@ class Claims:
         gain = by_pairs["all"] - by_pairs["none"]
         shares = by_pairs[["similar", "dissimilar"]].sub(by_pairs["none"], axis=0).div(
             gain.where(gain > 0), axis=0)
-        too_small = gain.mean() < self.protocol["purity_gain"]
+        # The statement apportions a purification: without one (all-pairs purity below C3's
+        # criterion) a share of a gain in purity says nothing about purifying.
+        guards = []
+        if gain.mean() < self.protocol["purity_gain"]:
+            guards.append(f"the all-pairs {measure} gain {gain.mean():.3f} is below "
+                          f"{self.protocol['purity_gain']:g}: no gain to share")
+        purified = self.protocol["purified"]
+        attacked_all = by_pairs["all"].mean()
+        if not attacked_all >= purified:
+            guards.append(f"attacking all pairs does not purify ({measure} {attacked_all:.3f} "
+                          f"< {purified:g}, C3's criterion): no purification to apportion")
         self.table.add("C4", scope, statement,
                        f"share of the all-pairs {measure} gain recovered by attacking "
                        "dissimilar pairs only", f"stated share {mainly:g}",
                        shares["dissimilar"], evidence=MEASURED, smallest_effect=mainly,
                        criterion=Criterion("dissimilar-only share - similar-only share > 0",
                                            shares["dissimilar"] - shares["similar"], 0.0),
-                       guard=(f"the all-pairs {measure} gain {gain.mean():.3f} is below "
-                              f"{self.protocol['purity_gain']:g}: no gain to share"
-                              if too_small else None),
+                       guard="; ".join(guards) or None,
                        detail=f"{measure} by pairs attacked: "
                               + means_text(by_pairs, list(by_pairs.columns))
                               + "; shares " + means_text(shares, ["similar", "dissimilar"]),
