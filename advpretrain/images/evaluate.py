@@ -45,9 +45,10 @@ def autoattack_plan(classes: int) -> tuple[str, ...]:
     return STANDARD if classes >= 4 else tuple(a for a in STANDARD if a != "apgd-t")
 
 
-def autoattack(model, images, labels, eps, classes, batch, seed, device):
+def autoattack(model, images, labels, eps, classes, batch, seed, device, square_queries=None):
     """AutoAttack standard (l_inf, ``eps`` in pixels) on ``images``: per-image robust flags and
-    the robust accuracy after each attack ({"apgd-ce": ..., ...}).
+    the robust accuracy after each attack ({"apgd-ce": ..., ...}). ``square_queries`` (tiny
+    test runs only) replaces Square's 5000 queries.
 
     The attacks run one after another on the images still robust, exactly as
     ``run_standard_evaluation`` does (same order, batches and seeds), so that the accuracy after
@@ -58,6 +59,8 @@ def autoattack(model, images, labels, eps, classes, batch, seed, device):
     targets = min(9, classes - 1)
     adversary.apgd_targeted.n_target_classes = targets
     adversary.fab.n_target_classes = targets
+    if square_queries is not None:
+        adversary.square.n_queries = square_queries
     with torch.no_grad():
         robust = torch.cat([model(images[s:s + batch]).argmax(1) == labels[s:s + batch]
                             for s in range(0, len(images), batch)])
@@ -166,7 +169,7 @@ def evaluate_encoder(encoder, heads, data_path, evaluation, base_seed, dataset, 
             images = runtime.images(test_x[subset])
             robust, after = autoattack(model, images, labels[subset],
                                        reference["eps"] / facts.levels, classes, batch, auto_seed,
-                                       runtime.device)
+                                       runtime.device, evaluation.get("square_queries"))
         pgd_ref = pgd[reference["eps"]]
         alone, pgd_subset = float(robust.float().mean()), float(pgd_ref[subset].float().mean())
         # Robust accuracy per image: broken by either attack is broken (the minimum of both).

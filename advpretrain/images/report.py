@@ -115,13 +115,15 @@ def _formatted(summary):
             for _, row in summary.iterrows()]
 
 
-def caption(summary, dataset, eps, levels, confidence):
+def caption(summary, dataset, eps, levels, confidence, pgd_steps, square_queries=None):
     seeds = sorted(set(summary["seeds"]))
     interval = (f"mean over {seeds[0]} seeds [{confidence:.0%} t-interval]" if seeds[0] > 1
                 else "one seed: indicative (one run, no interval)")
     first = summary.iloc[0]
-    return (f"{dataset}: clean linear heads on frozen encoders; {interval}. PGD-20 on "
-            f"{first['test_images']} test images, AutoAttack (standard) on "
+    version = ("standard" if square_queries is None
+               else f"not standard: Square with {square_queries} queries, not 5000")
+    return (f"{dataset}: clean linear heads on frozen encoders; {interval}. PGD-{pgd_steps} on "
+            f"{first['test_images']} test images, AutoAttack ({version}) on "
             f"{first['autoattack_images']}; l_inf eps = {eps:g}/{levels}. classes / unit: median "
             "participation ratio of the penultimate units (fewer = purer).")
 
@@ -199,7 +201,8 @@ def images_report(settings, inputs, outputs) -> None:
     fileio.write_csv(outputs["per_seed"], per_seed)
     summary = summary_table(per_seed, confidence)
     fileio.write_csv(outputs["table_csv"], summary)
-    text = caption(summary, dataset, settings["eps"], spec(dataset).levels, confidence)
+    text = caption(summary, dataset, settings["eps"], spec(dataset).levels, confidence,
+                   settings["pgd_steps"], settings.get("square_queries"))
     with fileio.atomic_path(outputs["table_md"]) as tmp:
         tmp.write_text(markdown_table(summary, text))
     with fileio.atomic_path(outputs["table_tex"]) as tmp:

@@ -100,7 +100,10 @@ def images_report(config: Mapping, dataset: str) -> dict:
         "variants": [{"variant": name, "task": IMAGE_VARIANTS[name][0],
                       "adversarial": IMAGE_VARIANTS[name][1]} for name in section["variants"]],
         "tasks": list(section["downstream"]), "eps": section["evaluation"]["pgd"]["eps"],
-        "confidence": config["claims"]["confidence"]})
+        "pgd_steps": section["evaluation"]["pgd"]["steps"],
+        "confidence": config["claims"]["confidence"],
+        **({"square_queries": section["evaluation"]["square_queries"]}
+           if "square_queries" in section["evaluation"] else {})})
 
 
 def images_external(config: Mapping, dataset: str, name: str) -> dict:

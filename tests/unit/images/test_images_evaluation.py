@@ -50,16 +50,21 @@ def digit_model():
     return _trained_digit_model()
 
 
-@pytest.fixture
-def fast_square(monkeypatch):
-    """Square with 50 queries instead of 5000: the example checkpoint is a full ResNet-18 on the
-    CPU (the standard attack configuration is exercised above on a small model)."""
+def shorten_square(monkeypatch, queries=50):
+    """pyautoattack's standard version with Square at ``queries`` queries instead of 5000."""
     real = pyautoattack.AutoAttack._set_version
 
     def set_version(self, version="standard"):
         real(self, version)
-        self.square.n_queries = 50
+        self.square.n_queries = queries
     monkeypatch.setattr(pyautoattack.AutoAttack, "_set_version", set_version)
+
+
+@pytest.fixture
+def fast_square(monkeypatch):
+    """Square with 50 queries instead of 5000: the example checkpoint is a full ResNet-18 on the
+    CPU (the standard attack configuration is exercised above on a small model)."""
+    shorten_square(monkeypatch)
 
 
 def test_autoattack_runs_with_its_breakdown_and_beats_pgd(digit_model):
@@ -80,15 +85,18 @@ def test_autoattack_runs_with_its_breakdown_and_beats_pgd(digit_model):
     assert values[-1] <= pgd  # AutoAttack is at least as strong as PGD-20
 
 
-def test_autoattack_matches_one_standard_run(digit_model, fast_square):
+def test_autoattack_matches_one_standard_run(digit_model, monkeypatch):
     """Running the attacks one by one gives what pyautoattack's own standard run gives (same
-    order, batches and seeds; Square shortened for speed, on both sides)."""
+    order, batches and seeds; Square shortened for speed, on both sides: ours through
+    ``square_queries``, the reference through its version settings)."""
     model, images, labels = digit_model
     head = nn.Linear(16, 4)  # the digits 0-3 only: 3 targets, quicker than 9
     head.load_state_dict({"weight": model.head.weight[:4], "bias": model.head.bias[:4]})
     model = nn.Sequential(model.encoder, head).eval().requires_grad_(False)
     images, labels = images[labels < 4], labels[labels < 4]
-    robust, _ = autoattack(model, images, labels, 1 / 16, 4, 8, seed=3, device="cpu")
+    robust, _ = autoattack(model, images, labels, 1 / 16, 4, 8, seed=3, device="cpu",
+                           square_queries=50)
+    shorten_square(monkeypatch)
     adversary = pyautoattack.AutoAttack(model, norm="Linf", eps=1 / 16, version="standard",
                                         seed=3, device="cpu")
     adversary.apgd_targeted.n_target_classes = adversary.fab.n_target_classes = 3
