@@ -53,10 +53,12 @@ def test_killed_training_resumes_to_identical_bytes(tmp_path, test_config):
     assert 0 < step < 6000
 
     assert start(interrupted, configfile, "--unlock").wait(timeout=60) == 0  # the killed run's lock
-    for workdir in (interrupted, reference):
-        finished = start(workdir, configfile)
+    # The resumed and the uninterrupted run side by side (one core each).
+    runs = {workdir: start(workdir, configfile) for workdir in (interrupted, reference)}
+    for workdir, finished in runs.items():
+        returncode = finished.wait(timeout=600)
         outputs = "\n".join(p.read_text()[-3000:] for p in workdir.glob("snakemake*.out"))
-        assert finished.wait(timeout=600) == 0, outputs
+        assert returncode == 0, outputs
     log = (interrupted / "results/logs/pretrain/supervised_gate.log").read_text()
     assert "resuming from step" in log
     assert not resume.exists(), "resume state is removed once the job has finished"
