@@ -202,7 +202,7 @@ def images_report(settings, inputs, outputs) -> None:
     summary = summary_table(per_seed, confidence)
     fileio.write_csv(outputs["table_csv"], summary)
     text = caption(summary, dataset, settings["eps"], spec(dataset).levels, confidence,
-                   settings["pgd_steps"], settings.get("square_queries"))
+                   settings["pgd_steps"], settings["square_queries"])
     with fileio.atomic_path(outputs["table_md"]) as tmp:
         tmp.write_text(markdown_table(summary, text))
     with fileio.atomic_path(outputs["table_tex"]) as tmp:

@@ -51,7 +51,7 @@ REBUILD_LAYERS = [
     ["pretrain", "evaluate_pretrained", "evaluate_pair_loss", "downstream", "downstream_baselines",
      "downstream_blend", "node_movement", "threshold_study", "exact_verification",
      "attack_convergence", "images_pretrain", "images_linear", "images_evaluate"],
-    # claims reads the layer's other outputs only, all of them rebuilt here too.
+    # claims' inputs from this layer are rebuilt in it, before it; the rest exist already.
     ["pair_attack_study", "figure", "exact_table", "images_report_cifar10",
      "images_report_digits", "claims"],
 ]

@@ -101,9 +101,8 @@ def images_report(config: Mapping, dataset: str) -> dict:
                       "adversarial": IMAGE_VARIANTS[name][1]} for name in section["variants"]],
         "tasks": list(section["downstream"]), "eps": section["evaluation"]["pgd"]["eps"],
         "pgd_steps": section["evaluation"]["pgd"]["steps"],
-        "confidence": config["claims"]["confidence"],
-        **({"square_queries": section["evaluation"]["square_queries"]}
-           if "square_queries" in section["evaluation"] else {})})
+        "square_queries": section["evaluation"].get("square_queries"),
+        "confidence": config["claims"]["confidence"]})
 
 
 def images_external(config: Mapping, dataset: str, name: str) -> dict:
