@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-$(shell cat $(SETUP_INPUTS) | sha256sum | cut -c1-16
 CORES ?= all
 SNAKEMAKE := $(BIN)/snakemake --cores $(CORES)
 
-.PHONY: setup lock audit reproduce simulations cifar10 test figures dry-run lint report notebooks docs
+.PHONY: setup lock audit reproduce simulations sensitivity cifar10 test figures dry-run lint report notebooks docs
 
 
 setup: $(STAMP)
@@ -60,6 +60,12 @@ reproduce: setup
 CPU_ONLY := --configfile config/config.yaml config/cpu_only.yaml
 simulations: setup
 	$(SNAKEMAKE) $(CPU_ONLY)
+
+# The sensitivity study (docs/sensitivity.md): the claims C1-C5 at each point of config
+# `sensitivity`, each point one job running this workflow's claims pipeline with its own config;
+# then paper_figures/sensitivity.{md,csv} and the verdict map. Not part of `reproduce`.
+sensitivity: setup
+	$(SNAKEMAKE) sensitivity
 
 # Everything with CIFAR-10 forced on (a SLURM driver node without a GPU: docs/slurm.md).
 cifar10: setup

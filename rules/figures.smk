@@ -28,18 +28,15 @@ rule figure:
         "../scripts/figure.py"
 
 
-EXPORTED = [f"{PAPER_FIGURES}/{name}.{ext}" for name in FIGURES for ext in ("pdf", "png")]
+EXPORTED = figure_files(PAPER_FIGURES, PAPER)
 # In the report (`snakemake --report`): the PNG of each figure, captioned by its name.
 REPORT_CATEGORY = "Theory simulations (C1-C5)"
 
 
 rule export_figures:
     input:
-        figures=[f"{RESULTS}/figures/{name}.{ext}" for name in FIGURES for ext in ("pdf", "png")],
-        provenance=provenance(
-            "export_figures",
-            [f"{RESULTS}/figures/{name}.{ext}" for name in FIGURES for ext in ("pdf", "png")],
-        ),
+        figures=figure_files(f"{RESULTS}/figures", PAPER),
+        provenance=provenance("export_figures", figure_files(f"{RESULTS}/figures", PAPER)),
     output:
         [
             (

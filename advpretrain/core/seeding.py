@@ -6,7 +6,6 @@ Python's ``hash()`` is salted per process, so it must never feed a seed.
 import hashlib
 
 import numpy as np
-import torch
 
 
 def derive_seed(base_seed: int, *parts) -> int:
@@ -19,7 +18,11 @@ def numpy_rng(seed: int) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(seed))
 
 
-def torch_generator(seed: int, device="cpu") -> torch.Generator:
+def torch_generator(seed: int, device="cpu"):
+    """A torch.Generator seeded with ``seed`` (torch imported here: the Snakefile imports this
+    module for its seeds and must not pay for torch)."""
+    import torch
+
     generator = torch.Generator(device=device)
     generator.manual_seed(seed)
     return generator

@@ -7,7 +7,14 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from advpretrain.core.tables import read_csvs
-from advpretrain.figures.style import finish_grid, main_variants, sandwich_figure, save, sns
+from advpretrain.figures.style import (
+    VERDICT_COLOURS,
+    finish_grid,
+    main_variants,
+    sandwich_figure,
+    save,
+    sns,
+)
 
 MOVEMENT = {"relative_movement": "movement / ||h(z)|| (attack)",
             "relative_bound": "movement / ||h(z)|| (certified bound)",
@@ -107,10 +114,6 @@ def plot_attack_convergence(inputs, settings, stem):
                  "(dotted: the attack ensemble on the same points)")
     fig.tight_layout()
     save(fig, stem)
-
-
-VERDICT_COLOURS = {"supported": "#1a9850", "contradicted": "#d73027", "inconclusive": "#fdae61",
-                   "descriptive": "#bdbdbd"}
 
 
 def plot_claims_by_budget(inputs, settings, stem):

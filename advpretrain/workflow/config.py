@@ -10,6 +10,7 @@ import jsonschema
 import yaml
 
 from advpretrain.core.errors import UserError
+from advpretrain.workflow.sensitivity import point_config, study_points
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 
@@ -181,14 +182,44 @@ def _schema_errors(config):
     return sorted(kept, key=lambda e: list(map(str, e.absolute_path)))
 
 
-def validate_config(config):
-    """Raise ConfigError listing every invalid key; return the config unchanged otherwise."""
+def _problems(config):
     problems = [f"config key {_key(error.absolute_path)}: {error.message}"
                 for error in _schema_errors(config)]
     problems += [f"config key {_key(path)}: {value} is not a finite number"
                  for path, value in _non_finite(config)]
     if not problems:
         problems = [f"config key {key}: {message}" for key, message in _semantic_errors(config)]
+    return problems
+
+
+def _sensitivity_problems(config):
+    """The study's axes are well formed, and every point's config is valid."""
+    study = config["sensitivity"]
+    for axis, keys in study["axes"].items():
+        lengths = {len(values) for values in keys.values()}
+        if len(lengths) > 1:
+            yield (f"config key sensitivity.axes.{axis}: its keys' value lists differ in length "
+                   f"({sorted(lengths)})")
+            return
+    if study["joint"]["points"] and study["joint"]["min_changes"] > len(study["axes"]):
+        yield (f"config key sensitivity.joint.min_changes: {study['joint']['min_changes']} "
+               f"exceeds the number of axes ({len(study['axes'])})")
+        return
+    for name in study_points(config):
+        try:
+            point = point_config(config, name)
+        except KeyError as error:
+            yield f"config key sensitivity (point {name}): {error.args[0]}"
+            continue
+        yield from (f"sensitivity point {name}: {problem}" for problem in _problems(point))
+
+
+def validate_config(config):
+    """Raise ConfigError listing every invalid key (and those of every point of the
+    sensitivity study); return the config unchanged otherwise."""
+    problems = _problems(config)
+    if not problems:
+        problems = list(_sensitivity_problems(config))
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
     return config

@@ -13,12 +13,17 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from advpretrain.workflow.sensitivity import study_points
+
 RESULTS = "results"
 SIM_DIR = f"{RESULTS}/simulation"
 # The notebooks (notebooks/<name>.py) that show figures.
 SUPERVISED_NOTEBOOK, CONTRASTIVE_NOTEBOOK, DOWNSTREAM_NOTEBOOK = (
     "01_supervised_purification", "02_contrastive", "03_downstream")
 BOTH_TASKS = ("supervised", "contrastive")
+# The targets that export figures into paper_figures/.
+PAPER, SENSITIVITY = "paper", "sensitivity"
+SENSITIVITY_VERDICTS = f"{RESULTS}/sensitivity/verdicts.csv"
 
 
 def sim_csv(config: Mapping, name: str, tasks=("supervised",), activations=None) -> list[str]:
@@ -36,6 +41,7 @@ class Figure:
     module: str  # advpretrain.figures.<module> holds plot_<name>
     inputs: Callable[[Mapping], dict[str, list[str]]]  # {input name: CSV paths} from the config
     notebooks: tuple[str, ...] = ()
+    target: str = PAPER  # PAPER: `make reproduce` exports it; SENSITIVITY: `make sensitivity`
 
 
 FIGURES = {
@@ -83,12 +89,26 @@ FIGURES = {
         "downstream": sim_csv(c, "downstream",
                               activations=c["simulation"]["activation_study"]["activations"])},
         (DOWNSTREAM_NOTEBOOK,)),
+    "sensitivity_map": Figure("sensitivity", lambda c: {"verdicts": [SENSITIVITY_VERDICTS]},
+                              target=SENSITIVITY),
+    "sensitivity_effects": Figure("sensitivity", lambda c: {"verdicts": [SENSITIVITY_VERDICTS]},
+                                  target=SENSITIVITY),
 }
 
 
 def figure_inputs(config: Mapping) -> dict[str, dict[str, list[str]]]:
     """{figure: {input name: CSV paths}} of every registered figure."""
     return {name: spec.inputs(config) for name, spec in FIGURES.items()}
+
+
+def exported(target: str) -> list[str]:
+    """The figures a target exports into paper_figures/, in the registry's order."""
+    return [name for name, spec in FIGURES.items() if spec.target == target]
+
+
+def figure_files(folder: str, target: str) -> list[str]:
+    """The PDF and PNG in ``folder`` of every figure the target exports."""
+    return [f"{folder}/{name}.{ext}" for name in exported(target) for ext in ("pdf", "png")]
 
 
 def plot_module(name: str) -> str:
@@ -111,6 +131,7 @@ def figure_settings(config: Mapping, name: str) -> dict:
     # Summary figures quote the ensemble's worst case at the reference budget, the truth the
     # paper's attack overstates.
     worst = {"reference_attack": {**paper, "attack": "worst_case"}}
+    points = list(study_points(config))
     figures = {
         "purity_distribution": {"variants": list(dict.fromkeys(main + contrastive)),
                                 "d": sim["data"]["d"]},
@@ -132,6 +153,8 @@ def figure_settings(config: Mapping, name: str) -> dict:
         "downstream_purification": {**worst},
         "threshold_study": {"variants": sim["threshold_study"]["variants"]},
         "activation_study": {"variants": sim["activation_study"]["variants"], **worst},
+        "sensitivity_map": {"points": points},
+        "sensitivity_effects": {"points": points},
     }
     return figures[name]
 

@@ -18,6 +18,7 @@ import yaml
 from conftest import TEST_CONFIG, planned_jobs, planned_rules, run_snakemake
 
 from advpretrain.workflow.code_inputs import code_modules
+from advpretrain.workflow.run import RECORD_ENV
 
 pytestmark = pytest.mark.workflow
 
@@ -314,6 +315,34 @@ def test_near_null_control_supports_no_absolute_word(workflow_run, tmp_path):
     assert len(deciding) >= 4, table[["claim", "scope", "statement", "verdict"]]
     supported = absolute[absolute["verdict"] == "supported"]
     assert supported.empty, supported[["claim", "scope", "verdict", "reason"]].to_string()
+
+
+def test_the_sensitivity_study_runs_the_claims_pipeline_at_each_point(workflow_run, tmp_path):
+    """`snakemake sensitivity` on the test config's two points (the centre and threshold 0.2):
+    each point is the same pipeline (the centre ran the main build's jobs with its settings, so
+    its estimates are the main build's), the table counts both points for every row, the map
+    and the effects figure are exported, and every stage, the points' own included, reads
+    exactly its settings."""
+    records = tmp_path / "records"
+    run_snakemake(tmp_path, "sensitivity", env={RECORD_ENV: str(records)})
+    study = tmp_path / "results" / "sensitivity"
+    main = pd.read_csv(workflow_run / "results" / "claims.csv").set_index(["claim", "scope"])
+    centre = pd.read_csv(study / "centre" / "claims.csv").set_index(["claim", "scope"])
+    simulated = centre.index[~centre.index.get_level_values("claim").str.startswith("C6")]
+    pd.testing.assert_frame_equal(centre.loc[simulated, ["estimate", "ci_low", "ci_high"]],
+                                  main.loc[simulated, ["estimate", "ci_low", "ci_high"]])
+    moved = yaml.safe_load((study / "threshold=0.2" / "run" / "config.yaml").read_text())
+    assert moved["simulation"]["network"]["threshold"] == 0.2
+    summary = pd.read_csv(tmp_path / "paper_figures" / "sensitivity.csv")
+    assert len(summary) >= 15 and set(summary["n_points"]) <= {1, 2}, summary
+    assert summary["holds"].str.fullmatch(r"holds on \d of [12] settings").all()
+    assert not summary["claim"].str.startswith("C6").any()
+    for name in ("sensitivity_map", "sensitivity_effects"):
+        assert (tmp_path / "paper_figures" / f"{name}.png").stat().st_size > 10_000
+    rules = {json.loads(path.read_text())["rule"]: json.loads(path.read_text())["unread"]
+             for path in records.glob("*.json")}
+    assert {"sensitivity_point", "sensitivity_table", "pretrain", "claims"} <= set(rules)
+    assert not any(rules.values()), rules
 
 
 def test_positive_control_is_supported(workflow_run):

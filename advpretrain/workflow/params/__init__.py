@@ -17,7 +17,14 @@ from advpretrain.workflow.params.images import (
     images_report,
     images_source,
 )
-from advpretrain.workflow.params.reports import claims, figure, images_off_reason, run_notebook
+from advpretrain.workflow.params.reports import (
+    claims,
+    figure,
+    images_off_reason,
+    run_notebook,
+    sensitivity_point,
+    sensitivity_table,
+)
 from advpretrain.workflow.params.simulation import (
     CONTRASTIVE_TASKS,
     PAIR_ATTACK_TASKS,
@@ -56,4 +63,5 @@ __all__ = [
     "downstream_baselines", "downstream_blend", "threshold_study", "images_data",
     "images_source", "images_options", "images_pretrain", "images_linear", "images_evaluate",
     "images_report", "images_external", "claims", "images_off_reason", "figure", "run_notebook",
+    "sensitivity_point", "sensitivity_table",
 ]

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from advpretrain.core.canonical import canonical
 from advpretrain.workflow.figures import figure_settings
 from advpretrain.workflow.image_branch import branch_enabled
+from advpretrain.workflow.sensitivity import CENTRE, point_axes, point_config, study_points
 
 
 def claims(config: Mapping) -> dict:
@@ -40,3 +41,19 @@ def figure(config: Mapping, name: str) -> dict:
 
 def run_notebook(config: Mapping) -> dict:
     return canonical({"activation": config["simulation"]["network"]["activation"]})
+
+
+def sensitivity_point(config: Mapping, point: str) -> dict:
+    """The point's name and the whole config its run takes (workflow.sensitivity)."""
+    return canonical({"point": point, "config": point_config(config, point)})
+
+
+def sensitivity_table(config: Mapping) -> dict:
+    """The points in order, with what each changes; the study's own changes; the claims the
+    study does not vary (C6 on every data set: the points run the simulations only)."""
+    return canonical({
+        "centre": CENTRE,
+        "points": [{"name": name, "changes": changes, "axes": point_axes(config, changes)}
+                   for name, changes in study_points(config).items()],
+        "study": config["sensitivity"]["study"],
+        "excluded_claims": ["C6"]})
