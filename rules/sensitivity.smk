@@ -39,7 +39,6 @@ rule sensitivity_point:
             **{key: value for name in POINT_RULES for key, value in code(name).items()},
         },
         settings=lambda wildcards: params.sensitivity_point(config, wildcards.point),
-        snakefile=workflow.main_snakefile,
         threads=lambda wildcards, threads: threads,
     script:
         "../scripts/sensitivity_point.py"

@@ -117,10 +117,12 @@ POINT_RULES = ("sparse_coding_data", "pretrain", "evaluate_pretrained", "exact_v
                "attack_convergence", "node_movement", "evaluate_pair_loss", "pair_attack_study",
                "downstream", "downstream_baselines", "downstream_blend", "claims")
 POINT_TARGET = "results/claims.csv"
+# The checkout's own Snakefile, found from the package (not a param: a moved checkout must not
+# rerun the points).
+SNAKEFILE = Path(__file__).resolve().parents[2] / "Snakefile"
 
 
-def sensitivity_point(settings: Mapping, inputs: Mapping, outputs: Mapping, snakefile: str,
-                      threads: int) -> dict:
+def sensitivity_point(settings: Mapping, inputs: Mapping, outputs: Mapping, threads: int) -> dict:
     """Run the claims pipeline at one point: its config in ``<point>/run/config.yaml``, the
     Snakefile's own rules in that folder (incremental: a rerun redoes what changed), its
     claims table copied to ``outputs["claims"]``. The inner run's output goes to this job's log."""
@@ -128,7 +130,7 @@ def sensitivity_point(settings: Mapping, inputs: Mapping, outputs: Mapping, snak
     run_dir.mkdir(parents=True, exist_ok=True)
     config_path = run_dir / "config.yaml"
     config_path.write_text(yaml.safe_dump(_plain(plain(settings["config"])), sort_keys=True))
-    command = [sys.executable, "-m", "snakemake", POINT_TARGET, "--snakefile", str(snakefile),
+    command = [sys.executable, "-m", "snakemake", POINT_TARGET, "--snakefile", str(SNAKEFILE),
                "--directory", str(run_dir), "--cores", str(threads),
                "--configfile", str(config_path.resolve())]
     print("running:", " ".join(command), flush=True)
