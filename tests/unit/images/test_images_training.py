@@ -3,12 +3,15 @@ model selection, GPU-lean attack steps, and the training jobs' reliability (resu
 non-finite losses, checkpoints of another config, the CPU refusal)."""
 
 import copy
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
 from cifar_archive import make_arrays, tiny_config, write_cifar_archive
+from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from advpretrain.core.canonical import fingerprint
@@ -23,6 +26,7 @@ from advpretrain.images.models import (
     Classifier,
     ContrastiveModel,
     DualBatchNorm,
+    MaxPool2x2,
     ResNet18Encoder,
     SmallCNNEncoder,
     set_branch,
@@ -49,6 +53,40 @@ def test_encoder_shapes():
     small = SmallCNNEncoder(width=8, channels=1)
     assert small(torch.rand(3, 1, 8, 8)).shape == (3, 16)
     assert ContrastiveModel(small, 5)(torch.rand(4, 1, 8, 8)).shape == (4, 5)
+
+
+@pytest.mark.parametrize("requires_grad", [False, True])
+def test_small_cnn_pool_gives_torch_max_pool_bytes(requires_grad):
+    """The fast path without gradients, nn.MaxPool2d with them: on what the encoder pools (a
+    ReLU's output of BatchNormed values: many zeros, no -0) with many ties, the same bytes, NaN
+    where torch's kernel has it, and with gradients the same input gradient."""
+    generator = torch.Generator().manual_seed(0)
+    values = torch.randn(135, 12, 8, 8, generator=generator).round(decimals=1)
+    images = torch.where(values > 0, values, 0.0)
+    images[0, 0, 0, 1] = images[1, 2, 3, 3] = float("nan")
+    ours, reference = images.clone().requires_grad_(requires_grad), images.clone()
+    reference.requires_grad_(requires_grad)
+    pooled, expected = MaxPool2x2()(ours), nn.MaxPool2d(2)(reference)
+    assert pooled.stride() == expected.stride()
+    assert torch.equal(pooled.isnan(), expected.isnan())
+    assert torch.equal(pooled.nan_to_num().view(torch.int32),
+                       expected.nan_to_num().view(torch.int32))  # bytes: signed zeros too
+    if requires_grad:
+        weights = torch.randn(expected.shape, generator=generator)
+        (pooled.nan_to_num() * weights).sum().backward()
+        (expected.nan_to_num() * weights).sum().backward()
+        assert torch.equal(ours.grad, reference.grad)
+
+
+def test_deterministic_mode_without_compile_does_not_import_inductor():
+    """torch.use_deterministic_algorithms imports torch._inductor (seconds of start-up per
+    image job) for a flag only torch.compile reads; without compile the stage skips it."""
+    code = ("import sys, torch; from types import SimpleNamespace as N; "
+            "from advpretrain.images.runtime import configure; "
+            "configure(N(device='cpu', deterministic=True, compile=False, channels_last=False)); "
+            "assert torch.are_deterministic_algorithms_enabled(); "
+            "assert 'torch._inductor' not in sys.modules, 'inductor imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_dual_batchnorm_keeps_separate_statistics():
