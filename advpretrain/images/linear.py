@@ -108,7 +108,7 @@ def fit_heads(settings, encoder, data_path, runtime, seed, resume_path, label, s
                 totals[task].add(losses[task], logits.argmax(1) == target)
             loss = torch.stack(list(losses.values())).sum(0)
             guard.add(loss, epoch)
-            optimizer.zero_grad(set_to_none=True)
+            optimizer.zero_grad()
             loss.mean().backward()
             optimizer.step()
             scheduler.step()

@@ -14,36 +14,56 @@ import torch
 from advpretrain.core import fileio
 from advpretrain.core.errors import NonFiniteLoss
 from advpretrain.core.progress import Progress
+from advpretrain.model.optimizers import SGD, Optimizer
 
 
-class LARS(torch.optim.Optimizer):
+class LARS(Optimizer):
     """SGD with momentum and a layer-wise trust ratio (You et al. 2017), the rule of ACL's
     optimizer/lars.py: each tensor w moves by lr * r * (g + wd w) through the momentum buffer,
     with r = eta ||w|| / (||g|| + wd ||w||), and r = 1 where ||w|| or ||g|| is 0. It applies to
     every tensor (BatchNorm and biases too), as in ACL."""
 
     def __init__(self, params, lr, momentum, weight_decay, eta):
-        super().__init__(params, {"lr": lr, "momentum": momentum, "weight_decay": weight_decay,
-                                  "eta": eta})
+        super().__init__(params, lr)
+        self.momentum, self.weight_decay, self.eta = momentum, weight_decay, eta
 
     @torch.no_grad()
-    def step(self, closure=None):
-        for group in self.param_groups:
-            decay, eta = group["weight_decay"], group["eta"]
-            for param in group["params"]:
-                if param.grad is None:
-                    continue
-                grad = param.grad
-                weight_norm, grad_norm = param.norm(), grad.norm()
-                ratio = eta * weight_norm / (grad_norm + decay * weight_norm)
-                ratio = torch.where((weight_norm < 1e-15) | (grad_norm < 1e-15),
-                                    torch.ones_like(ratio), ratio)
-                state = self.state[param]
-                if "momentum_buffer" not in state:
-                    state["momentum_buffer"] = torch.zeros_like(param)
-                buffer = state["momentum_buffer"]
-                buffer.mul_(group["momentum"]).add_((grad + decay * param) * (ratio * group["lr"]))
-                param.sub_(buffer)
+    def step(self):
+        decay, eta = self.weight_decay, self.eta
+        for param, state in self.with_grad():
+            grad = param.grad
+            weight_norm, grad_norm = param.norm(), grad.norm()
+            ratio = eta * weight_norm / (grad_norm + decay * weight_norm)
+            ratio = torch.where((weight_norm < 1e-15) | (grad_norm < 1e-15),
+                                torch.ones_like(ratio), ratio)
+            if "momentum_buffer" not in state:
+                state["momentum_buffer"] = torch.zeros_like(param)
+            buffer = state["momentum_buffer"]
+            buffer.mul_(self.momentum).add_((grad + decay * param) * (ratio * self.lr))
+            param.sub_(buffer)
+
+
+class LambdaSchedule:
+    """torch's ``LambdaLR`` for one of these optimisers: after ``step()`` number t the learning
+    rate is the initial one times ``factor(t)`` (t = 0 at construction)."""
+
+    def __init__(self, optimizer, factor):
+        self.optimizer, self.factor = optimizer, factor
+        self.base_lr, self.last_epoch = optimizer.lr, 0
+        optimizer.lr = self.base_lr * factor(0)
+
+    def step(self):
+        self.last_epoch += 1
+        self.optimizer.lr = self.base_lr * self.factor(self.last_epoch)
+
+    def get_last_lr(self):
+        return [self.optimizer.lr]
+
+    def state_dict(self):
+        return {"base_lr": self.base_lr, "last_epoch": self.last_epoch}
+
+    def load_state_dict(self, saved):
+        self.base_lr, self.last_epoch = saved["base_lr"], saved["last_epoch"]
 
 
 def schedule_factor(schedule, total_steps, steps_per_epoch):
@@ -73,11 +93,10 @@ def make_optimizer(parameters, optimizer, schedule, epochs, steps_per_epoch):
         opt = LARS(parameters, lr=optimizer["lr"], momentum=optimizer["momentum"],
                    weight_decay=optimizer["weight_decay"], eta=optimizer["eta"])
     else:
-        opt = torch.optim.SGD(parameters, lr=optimizer["lr"], momentum=optimizer["momentum"],
-                              weight_decay=optimizer["weight_decay"],
-                              nesterov=optimizer["nesterov"])
+        opt = SGD(parameters, lr=optimizer["lr"], momentum=optimizer["momentum"],
+                  weight_decay=optimizer["weight_decay"], nesterov=optimizer["nesterov"])
     factor = schedule_factor(schedule, epochs * steps_per_epoch, steps_per_epoch)
-    return opt, torch.optim.lr_scheduler.LambdaLR(opt, factor)
+    return opt, LambdaSchedule(opt, factor)
 
 
 def batches(n, batch, generator, device):

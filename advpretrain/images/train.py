@@ -213,7 +213,7 @@ def images_pretrain(settings: Mapping, inputs: Mapping, outputs: Mapping, option
         for index in batches(len(train_x), recipe["batch"], data_gen, runtime.device):
             loss, correct = step(runtime.images(train_x[index]), train_y[index])
             guard.add(loss, epoch)
-            optimizer.zero_grad(set_to_none=True)
+            optimizer.zero_grad()
             loss.mean().backward()
             optimizer.step()
             scheduler.step()

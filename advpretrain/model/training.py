@@ -15,6 +15,7 @@ from advpretrain.core.errors import NonFiniteLoss
 from advpretrain.core.fileio import load_torch, save_torch
 from advpretrain.core.progress import Progress
 from advpretrain.evaluation.core import input_gradients, perturb, pgd_step_size, steepest_step
+from advpretrain.model.optimizers import Adam
 
 LOG2 = math.log(2.0)
 
@@ -83,7 +84,7 @@ def train_networks(nets, sample_batch, loss_fn, adversary, *, steps, lr, generat
     exactly at its initialisation (the untrained control), while it is logged like the others.
     Returns the rows logged (per network loss every ``log_every`` steps, plus callback rows).
     """
-    optimizer = torch.optim.Adam(nets.parameters(), lr=lr)
+    optimizer = Adam(nets.parameters(), lr=lr)
     start, rows = 0, []
     if resume_path is not None and Path(resume_path).exists():
         state = load_torch(resume_path)
@@ -106,7 +107,7 @@ def train_networks(nets, sample_batch, loss_fn, adversary, *, steps, lr, generat
         per_sample = bound(*inputs, labels)
         losses = per_sample.mean(dim=1)
         check_finite(step, losses)
-        optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad()
         (losses.sum() if trained is None else (losses * trained).sum()).backward()
         optimizer.step()
         done = step + 1
