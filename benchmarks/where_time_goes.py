@@ -22,6 +22,11 @@ interpreter runs what a Snakemake ``script:`` job runs before any work (the prea
 imports, then the script's own imports) and the process's whole wall time is taken (the fastest
 of ``--repeats``). A rule's start-up share is that time times its job count, over all job time.
 ``--startup`` reuses the ``startup`` section of an earlier ``--json`` file.
+
+That probe sees only what a script imports before its first line of work. ``--modules FILE``
+adds what each job's process had loaded when it ended, recorded during the build by
+``benchmarks/module_probe`` (its docstring says how): imports made at run time, such as
+``torch._dynamo`` by any ``torch.optim.Optimizer``, show there.
 """
 
 import argparse
@@ -288,6 +293,30 @@ def startup_markdown(startup: dict) -> str:
     return "\n".join(lines)
 
 
+def job_modules(probe: Path) -> dict:
+    """{script: {"processes", "mean_seconds", "loaded"}} from a module probe's JSON lines; a
+    Snakemake job's temporary script ``tmpXXXX.<name>.py`` counts as ``<name>.py``."""
+    by_script = {}
+    for line in probe.read_text().splitlines():
+        row = json.loads(line)
+        name = row["script"]
+        if name.startswith("tmp") and name.count(".") >= 2:
+            name = name.split(".", 1)[1]
+        by_script.setdefault(name, []).append(row)
+    return {name: {"processes": len(rows),
+                   "mean_seconds": sum(row["seconds"] for row in rows) / len(rows),
+                   "loaded": sorted({module for row in rows for module in row["loaded"]})}
+            for name, rows in sorted(by_script.items())}
+
+
+def modules_markdown(modules: dict) -> str:
+    lines = ["Heavy modules loaded by the end of each job's process (module probe):", "",
+             "| script | processes | mean seconds alive | modules |", "| --- | ---: | ---: | --- |"]
+    lines += [f"| {name} | {row['processes']} | {row['mean_seconds']:.1f} | "
+              f"{', '.join(row['loaded'])} |" for name, row in modules.items()]
+    return "\n".join(lines)
+
+
 def measure_scripts(scripts, repeats) -> dict:
     startup = {"interpreter": interpreter_seconds(repeats)}
     for script in sorted(set(scripts)):
@@ -306,6 +335,7 @@ def main(argv=None):
     parser.add_argument("--scripts-only", action="store_true",
                         help="only measure the start-up of every script in scripts/")
     parser.add_argument("--repeats", type=int, default=1, help="start-up runs per script")
+    parser.add_argument("--modules", help="a module probe's JSON lines from the same build")
     args = parser.parse_args(argv)
     if args.scripts_only:
         summary = {"startup": measure_scripts(SCRIPTS.glob("*.py"), args.repeats)}
@@ -325,6 +355,9 @@ def main(argv=None):
                                       args.repeats)
         summary = summarise(jobs, startup, superseded)
         text = markdown(summary) + ("\n\n" + startup_markdown(startup) if startup else "")
+    if args.modules:
+        summary["modules"] = job_modules(Path(args.modules))
+        text += "\n\n" + modules_markdown(summary["modules"])
     print(text)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,7 @@
 """The CPU benchmarks run at a tiny size, so they cannot rot."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -143,3 +144,25 @@ def test_startup_probe_times_a_script_s_imports(tmp_path):
     assert measured["script_import_seconds"] >= 0
     assert where_time_goes.script_of("images_report_digits").name == "images_report.py"
     assert where_time_goes.script_of("all") is None
+
+
+def test_module_probe_records_run_time_imports_for_where_time_goes(tmp_path, capsys):
+    """benchmarks/module_probe on PYTHONPATH: each process appends what it had loaded at exit,
+    an import made after start-up included; where_time_goes --modules summarises it per script."""
+    from benchmarks import where_time_goes
+
+    probe = tmp_path / "modules.jsonl"
+    job = tmp_path / "tmpab12cd.pretrain.py"  # how Snakemake names a job's script
+    job.write_text("def work():\n    import pandas\n\nwork()\n")
+    env = {**os.environ, "ADVPRETRAIN_MODULE_PROBE": str(probe),
+           "PYTHONPATH": str(REPO / "benchmarks" / "module_probe")}
+    for script in (job, job):
+        subprocess.run([sys.executable, str(script)], check=True, env=env)
+    subprocess.run([sys.executable, "-c", "pass"], check=True,
+                   env={**env, "ADVPRETRAIN_MODULE_PROBE": ""})  # unset: nothing written
+    rows = [json.loads(line) for line in probe.read_text().splitlines()]
+    assert [row["loaded"] for row in rows] == [["pandas"], ["pandas"]]
+    results = synthetic_build(tmp_path)
+    summary = where_time_goes.main([str(results), "--no-startup", "--modules", str(probe)])
+    assert summary["modules"]["pretrain.py"]["processes"] == 2
+    assert "| pretrain.py | 2 |" in capsys.readouterr().out
