@@ -63,7 +63,9 @@ class LambdaSchedule:
         return {"base_lr": self.base_lr, "last_epoch": self.last_epoch}
 
     def load_state_dict(self, saved):
-        self.base_lr, self.last_epoch = saved["base_lr"], saved["last_epoch"]
+        """Our ``state_dict``, or torch's LambdaLR one (a resume state written before)."""
+        base_lr = saved["base_lrs"][0] if "base_lrs" in saved else saved["base_lr"]
+        self.base_lr, self.last_epoch = base_lr, saved["last_epoch"]
 
 
 def schedule_factor(schedule, total_steps, steps_per_epoch):

@@ -75,7 +75,7 @@ def configure(options, bf16: bool = False, levels: int = 255) -> Runtime:
         if options.compile:
             torch.use_deterministic_algorithms(True)  # also sets Inductor's deterministic mode
         else:
-            # The same switch without importing torch._inductor (2-3 s of every image job's
+            # The same switch without importing torch._inductor (1-2 s of every image job's
             # start-up) to set a flag that only torch.compile reads.
             torch._C._set_deterministic_algorithms(True)
         torch.backends.cudnn.benchmark = False

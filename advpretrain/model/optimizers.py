@@ -1,8 +1,8 @@
 """Adam and SGD as torch.optim computes them, without ``torch.optim.Optimizer``.
 
-Building any ``torch.optim.Optimizer`` imports ``torch._dynamo`` (about 1.5 s on the 2-core VM),
-paid again by each of the 60 jobs of the paper's CPU DAG that train something
-(docs/performance.md). These classes call torch's own update functions
+Building any ``torch.optim.Optimizer`` imports ``torch._dynamo`` (about 1 s on the idle 2-core
+VM, 2 s beside another job), paid again by each of the 60 jobs of the paper's CPU DAG that train
+something (docs/performance.md). These classes call torch's own update functions
 (``torch.optim.adam.adam``, ``torch.optim.sgd.sgd``, which choose the same single-tensor or
 foreach kernels as the classes do) on per-parameter state laid out as torch's, so a step gives
 torch's bytes (tests/unit/model/test_optimizers.py); only the bookkeeping is ours: one parameter
@@ -43,6 +43,12 @@ class Optimizer:
         return {"lr": self.lr, "state": [dict(state) for state in self.state]}
 
     def load_state_dict(self, saved: dict) -> None:
+        """Our ``state_dict``, or a one-group torch.optim one of the same update (a resume state
+        written before these classes: its per-parameter state has the same keys)."""
+        if "param_groups" in saved:
+            saved = {"lr": saved["param_groups"][0]["lr"],
+                     "state": [saved["state"].get(index, {}) for index in
+                               saved["param_groups"][0]["params"]]}
         if len(saved["state"]) != len(self.params):
             raise ValueError(f"optimizer state for {len(saved['state'])} parameters, "
                              f"this optimizer has {len(self.params)}")

@@ -86,6 +86,37 @@ def test_a_resumed_optimizer_continues_as_an_uninterrupted_one(name):
     assert _same_bytes(_run(optimizer, second, grads[15:], scheduler), expected)
 
 
+@pytest.mark.parametrize("name", ["adam", "sgd"])
+def test_a_torch_optim_resume_state_continues_in_ours(name):
+    """A resume state written by torch.optim and LambdaLR (before these classes) loads and
+    goes on with the bytes of an uninterrupted torch.optim run."""
+    generator = torch.Generator().manual_seed(3)
+    first = _parameters(generator)
+    second = [torch.nn.Parameter(p.detach().clone()) for p in first]
+    grads = _grads(30, generator, first)
+    factor = schedule_factor({"name": "step", "milestones": [0.5], "gamma": 0.1,
+                              "warmup_epochs": 1}, 30, 10)
+
+    def torch_pair(params):
+        optimizer = (torch.optim.Adam(params, lr=0.01) if name == "adam" else
+                     torch.optim.SGD(params, lr=0.1, momentum=0.9, weight_decay=1e-4,
+                                     nesterov=True))
+        return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+    optimizer, scheduler = torch_pair(first)
+    expected = _run(optimizer, first, grads, scheduler, set_to_none=True)
+    optimizer, scheduler = torch_pair(second)
+    _run(optimizer, second, grads[:12], scheduler, set_to_none=True)
+    saved = copy.deepcopy({"optimizer": optimizer.state_dict(),
+                           "scheduler": scheduler.state_dict()})
+    ours = (Adam(second, lr=0.01) if name == "adam" else
+            SGD(second, lr=0.1, momentum=0.9, weight_decay=1e-4, nesterov=True))
+    schedule = LambdaSchedule(ours, factor)
+    ours.load_state_dict(saved["optimizer"])
+    schedule.load_state_dict(saved["scheduler"])
+    assert _same_bytes(_run(ours, second, grads[12:], schedule), expected)
+
+
 def test_training_with_them_does_not_import_dynamo():
     """torch.optim.Optimizer imports torch._dynamo when built: seconds of every training job."""
     code = ("import sys, torch; from advpretrain.images.optim import make_optimizer; "
