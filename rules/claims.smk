@@ -38,6 +38,11 @@ rule claims:
         csv=reported(f"{RESULTS}/claims.csv", "claims", "Claims (C1-C6)"),
         md=f"{PAPER_FIGURES}/claims.md",
         by_budget=reported(f"{RESULTS}/claims_by_budget.csv", "claims_by_budget", "Claims (C1-C6)"),
+        budget_map=reported(
+            f"{RESULTS}/claims_budget_map.csv", "claims_budget_map", "Claims (C1-C6)"
+        ),
+        multiverse=reported(f"{RESULTS}/multiverse.csv", "multiverse", "Claims (C1-C6)"),
+        multiverse_md=f"{PAPER_FIGURES}/multiverse.md",
         meta=f"{RESULTS}/claims.json",
     log:
         f"{RESULTS}/logs/claims.log",

@@ -1,6 +1,11 @@
 """Claims C1-C5 from the simulation CSVs: each statement is the protocol's hypothesis
 (docs/claims_protocol.md), tested against its control with its smallest effect and, where it
-uses an absolute word, its absolute criterion (``table``)."""
+uses an absolute word, its absolute criterion (``table``).
+
+The same rules run with the theory's ideal (the frozen perfectly purified layer, variant
+``claims.ideal_variant``) in place of the adversarial or the clean variant (``ideal_as``): the
+known-answer check of ``table.calibrate``. ``options`` choose among the analysis choices the
+multiverse compares (``ANALYSIS_CHOICES``; the first of each is the protocol's)."""
 
 from __future__ import annotations
 
@@ -14,12 +19,14 @@ from advpretrain.claims.table import (
     CONVERGED,
     ENSEMBLE,
     EXACT,
+    FAILS_FOR_IDEAL,
+    HOLDS_FOR_IDEAL,
     MEASURED,
     PAPER_ATTACK,
     POSITIVE_CONTROL,
     Criterion,
     Table,
-    excess,
+    margins,
     means_text,
     per_seed,
 )
@@ -30,19 +37,47 @@ EVIDENCE = {"worst_case": ENSEMBLE, "certified": CERTIFIED, "pgd": PAPER_ATTACK,
             "fgm": PAPER_ATTACK}
 PAPER_ATTACK_REASON = ("the paper's own-gradient attack overstates robustness (the attack "
                        "ensemble breaks what it misses): shown, not deciding")
+# The analysis choices the multiverse compares, the protocol's (v3) first in each.
+ANALYSIS_CHOICES = {
+    "purity_rule": ["live_coverage", "all_nodes"],
+    "pair_statistic": ["accuracy_drop", "loss_increase", "relative_loss_increase"],
+    "control_rule": ["symmetric", "subtracted_both_ways", "none"],
+    "nodes_rule": ["flips", "relative_movement_vs_adversarial"],
+}
+PROTOCOL_CHOICES = {key: values[0] for key, values in ANALYSIS_CHOICES.items()}
+PAIR_STATISTICS = {
+    "accuracy_drop": "accuracy drop (clean - attacked pair accuracy, ties half)",
+    "loss_increase": "loss increase (attacked - clean loss)",
+    "relative_loss_increase": "relative loss increase (attacked / clean loss - 1)",
+}
+UNCONVERGED_PAIRS = ("the attack's convergence is not measured on the pair losses (a "
+                     "difference of two attacked quantities has no bound's direction)")
+UNCONVERGED_DOWNSTREAM = ("the attack's convergence is not measured on the downstream heads "
+                          "(an attack's accuracy only bounds the robust one from above)")
 
 
 class Claims:
     """The rows of claims C1-C5 from the simulation CSVs."""
 
-    def __init__(self, settings: Mapping, inputs: Mapping):
+    def __init__(self, settings: Mapping, inputs: Mapping, ideal_as: str | None = None,
+                 options: Mapping | None = None):
         claims = settings["claims"]
         self.table = Table(claims)
         self.protocol = plain(claims["protocol"])
         self.clean, self.adversarial = claims["clean_variant"], claims["adversarial_variant"]
         self.twin, self.untrained = claims["twin_variant"], claims["untrained_variant"]
+        self.ideal = claims["ideal_variant"]
+        self.options = {**PROTOCOL_CHOICES, **(options or {})}
+        if "adversarial_variant" in self.options:  # the multiverse's training budgets
+            self.adversarial = self.options["adversarial_variant"]
+        if ideal_as == HOLDS_FOR_IDEAL:
+            self.adversarial = self.ideal
+        elif ideal_as == FAILS_FOR_IDEAL:  # the ideal as the clean nets, with no chance control
+            self.clean = self.twin = self.ideal
         self.attacks = list(claims["attacks"])
         self.reference = plain(settings["reference"])
+        if "eps" in self.options:  # the multiverse's evaluation budgets
+            self.reference["eps"] = float(self.options["eps"])
         self.inputs = inputs
         self.control = f"|{self.twin} - {self.clean}| (re-seeded clean twin)"
         self.budget = f"{self.reference['norm']} eps={self.reference['eps']:g}"
@@ -51,7 +86,57 @@ class Claims:
         self.budget_labels: list[dict] = []  # group, budget, basis of each budget_range row
 
     def read(self, key: str) -> pd.DataFrame | None:
-        return read_csvs(self.inputs.get(key, []))
+        """An input's CSVs, through the inputs' cache where they have one (``frames``)."""
+        paths = tuple(self.inputs.get(key, []))
+        cache = getattr(self.inputs, "frames", None)
+        if cache is None:
+            return read_csvs(paths)
+        if paths not in cache:
+            cache[paths] = read_csvs(paths)
+        return None if cache[paths] is None else cache[paths].copy()
+
+    def ideal_certified(self) -> pd.DataFrame:
+        """The ideal's certified accuracy at every budget of the sandwich grid, lowest over
+        seeds, for its pre-trained head (supervised task) and its clean downstream head:
+        columns norm, eps, source, lowest."""
+        rows = []
+        for key, what in (("supervised_robustness", "pre-trained head"),
+                          ("downstream_supervised", "downstream head")):
+            frame = self.read(key)
+            if frame is None:
+                continue
+            sure = frame[(frame["attack"] == "certified") & (frame["variant"] == self.ideal)]
+            for (norm, eps), part in sure.groupby(["norm", "eps"]):
+                rows.append({"norm": norm, "eps": float(eps), "source": what,
+                             "lowest": float(part.groupby("seed")["accuracy"].mean().min())})
+        return pd.DataFrame(rows, columns=["norm", "eps", "source", "lowest"])
+
+    def admissible_budgets(self) -> pd.DataFrame:
+        """Per budget of the sandwich grid: the ideal's lowest certified accuracy over seeds
+        (pre-trained and downstream head) and whether the budget is admissible (both at least
+        ``robust``): a "robust" statement can be decided only where the theory's answer is
+        certified robust at every seed. ``headline``: the largest admissible budget of each
+        norm (the protocol's rule for the claims' budget)."""
+        sure = self.ideal_certified()
+        if sure.empty:
+            return pd.DataFrame(columns=["norm", "eps", "pre-trained head", "downstream head",
+                                         "admissible", "headline"])
+        table = sure.pivot_table(index=["norm", "eps"], columns="source", values="lowest")
+        table["admissible"] = (table >= self.protocol["robust"]).all(axis=1)
+        table = table.reset_index()
+        top = table[table["admissible"]].groupby("norm")["eps"].max()
+        table["headline"] = table["eps"] == table["norm"].map(top)
+        return table
+
+    def inadmissible(self) -> dict:
+        """{(norm, eps): why} for the budgets beyond the ideal's certified reach."""
+        table = self.admissible_budgets()
+        sources = [c for c in ("pre-trained head", "downstream head") if c in table]
+        return {(row["norm"], float(row["eps"])): (
+            f"{row['norm']} eps={row['eps']:g} is beyond the ideal's certified reach (lowest "
+            "certified accuracy over seeds: " + ", ".join(f"{c} {row[c]:.3f}" for c in sources)
+            + f"; admissible needs {self.protocol['robust']:g})")
+            for _, row in table.iterrows() if not row["admissible"]}
 
     def source(self, key: str) -> str:
         return ", ".join(self.inputs.get(key, []))
@@ -59,17 +144,35 @@ class Claims:
     def attack(self, name: str) -> dict:
         return {"attack": name, **self.reference}
 
+    @property
+    def at_reference(self) -> tuple[str, float]:
+        return self.reference["norm"], float(self.reference["eps"])
+
+    def effect(self, table: pd.DataFrame, a: str, b: str) -> tuple[pd.Series, pd.Series]:
+        """Per seed, the statistics support and contradiction are tested on for a - b, by the
+        control rule: symmetric (D - |C|, D + |C|; the protocol's), subtracted both ways
+        (D - |C| twice; protocols v1 and v2) or none (D)."""
+        support, against = margins(table, a, b, self.clean, self.twin)
+        rule = self.options["control_rule"]
+        if rule == "subtracted_both_ways":
+            return support, support
+        if rule == "none":
+            effect = (support + against) / 2
+            return effect, effect
+        return support, against
+
     def versus(self, table, measure, scope, claim, statement, source, *, evidence,
                smallest_effect, criterion=None, descriptive=None, guard=None, extra="",
-               lower_bound=False):
-        """Row: adversarial minus clean ``measure``, in excess of the twin control."""
+               lower_bound=False, unconverged=None, known=HOLDS_FOR_IDEAL, budget=None):
+        """Row: adversarial minus clean ``measure``, beyond the twin control."""
         names = [self.clean, self.adversarial, self.twin, self.untrained]
+        support, against = self.effect(table, self.adversarial, self.clean)
         self.table.add(claim, scope, statement,
-                       f"{measure}: {self.adversarial} - {self.clean}, minus the control",
-                       self.control, excess(table, self.adversarial, self.clean, self.clean,
-                                            self.twin),
+                       f"{measure}: {self.adversarial} - {self.clean}, beyond the control",
+                       self.control, support, contra=against,
                        evidence=evidence, smallest_effect=smallest_effect, criterion=criterion,
                        descriptive=descriptive, guard=guard, lower_bound=lower_bound,
+                       unconverged=unconverged, known=known, budget=budget,
                        detail="; ".join(filter(None, [means_text(table, names), extra])),
                        source=source)
 
@@ -96,10 +199,15 @@ class Claims:
 
     def purity(self, claim: str, task: str) -> None:
         gain, purified = self.protocol["purity_gain"], self.protocol["purified"]
+        coverage = self.protocol["coverage"]
+        all_nodes = self.options["purity_rule"] == "all_nodes"
+        purifies = (f"its mean purity of all nodes is at least {purified:g}" if all_nodes else
+                    f"its live nodes' mean purity is at least {purified:g} and pure live nodes "
+                    f"read at least {coverage:g} of the features")
         statement = (f"{task} adversarial pre-training raises the mean purity of all hidden nodes "
                      f"(dead nodes counted) by at least {gain:g} over clean pre-training, and "
-                     f"purifies them: its mean purity is at least {purified:g} (one feature "
-                     "carries more than half of a node's squared weight)")
+                     f"purifies them: {purifies} (one feature carries more than half of a "
+                     "node's squared weight)")
         summary = self.read(f"{task}_summary")
         if summary is None:
             self.table.missing(claim, task, statement, "mean purity of all nodes",
@@ -111,19 +219,35 @@ class Claims:
                     if name in set(summary["measure"])}
         shares = "; ".join(f"{name} {means_text(measures[name], [self.clean, self.adversarial])}"
                            for name in ("pure_share", "coverage", "live_share") if name in measures)
+        empty = pd.Series(dtype=float)
+        every = measures["purity_all"].get(self.adversarial, empty)
+        if all_nodes:
+            criterion = Criterion(f"mean purity of all nodes of {self.adversarial} >= "
+                                  f"{purified:g}", every, purified)
+        else:
+            # Both parts per seed: the smaller margin must clear 0. Width-free: unused nodes
+            # neither count (live nodes only) nor can dropping nodes pass (coverage).
+            live = measures["purity"].get(self.adversarial, empty) - purified
+            covered = measures["coverage"].get(self.adversarial, empty) - coverage
+            criterion = Criterion(f"min(live purity of {self.adversarial} - {purified:g}, "
+                                  f"coverage - {coverage:g}) >= 0",
+                                  np.minimum(live, covered), 0.0)
         self.versus(measures["purity_all"], "mean purity of all nodes", task, claim, statement,
                     self.source(f"{task}_summary"), evidence=MEASURED, smallest_effect=gain,
-                    criterion=Criterion(f"mean purity of {self.adversarial} >= {purified:g}",
-                                        measures["purity_all"].get(self.adversarial,
-                                                                   pd.Series(dtype=float)),
-                                        purified),
-                    extra=shares)
+                    criterion=criterion, extra=shares)
+        self.table.add(claim, f"{task}, all-node criterion",
+                       f"{task}: the adversarial nets' mean purity of all nodes is at least "
+                       f"{purified:g}", f"mean purity of all nodes of {self.adversarial} - "
+                       f"{purified:g}", "none: an absolute criterion", every - purified,
+                       evidence=MEASURED, descriptive=(
+                           "depends on the width: a one-feature-per-node dictionary with H - d "
+                           "unused nodes scores about (d + (H - d) p0) / H; shown, not deciding"
+                           if not all_nodes else "the deciding criterion above"),
+                       source=self.source(f"{task}_summary"))
         for name, what, why in (
-                ("purity", "mean purity of live nodes",
-                 "selection: dropping dead nodes can raise it without purifying any node"),
                 ("functional_purity", "functional purity of live nodes (share of a node's "
                  "firings with its main feature present)",
-                 "what makes nodes fire, beside what they read: shown, not deciding")):
+                 "what makes nodes fire, beside what they read: shown, not deciding"),):
             if name in measures:
                 self.versus(measures[name], what, f"{task}, {name}", claim,
                             f"{task}: {what}, adversarial vs clean pre-training",
@@ -136,11 +260,12 @@ class Claims:
                      f"adversarial nets reach the clean nets' clean accuracy minus {margin:g}")
         robustness = self.read("supervised_robustness")
         clean = per_seed(robustness[robustness["eps"] == 0], "accuracy")
-        values = clean[self.adversarial] - clean[self.clean] + margin
+        values = (clean[self.adversarial] - clean[self.clean] + margin
+                  if {self.adversarial, self.clean} <= set(clean) else pd.Series(dtype=float))
         self.table.add("C1", "supervised, clean accuracy", statement,
                        f"clean accuracy: {self.adversarial} - {self.clean} + margin "
                        "(non-inferiority)", f"stated margin {margin:g}", values,
-                       evidence=MEASURED, smallest_effect=0.0,
+                       evidence=MEASURED, smallest_effect=0.0, known=HOLDS_FOR_IDEAL,
                        detail=means_text(clean, [self.clean, self.adversarial, self.twin]),
                        source=self.source("supervised_robustness"))
 
@@ -162,22 +287,27 @@ class Claims:
             if attacked.empty:
                 continue
             descriptive = self.descriptive_reason(name, attacked)
-            guard = self.ensemble_guard(converged) if name == "worst_case" else None
+            unconverged = (self.ensemble_guard(converged) if converged is not None else
+                           "the attack's convergence is not measured at this budget"
+                           ) if name == "worst_case" else None
             self.versus(attacked, f"accuracy under {label}", f"supervised, {name}", "C2",
                         robust_statement, self.source("supervised_robustness"),
                         evidence=EVIDENCE.get(name, name), smallest_effect=gain,
                         criterion=self.robust_criterion(attacked, self.adversarial,
                                                         f"accuracy under {label}"),
-                        descriptive=descriptive, guard=guard, lower_bound=name == "certified")
+                        descriptive=descriptive, unconverged=unconverged,
+                        lower_bound=name == "certified", budget=self.at_reference)
             if name == "certified":  # a bound on the loss is not a loss: no collapse row
                 continue
             drop = clean - attacked  # per seed and variant: accuracy lost to the attack
+            support, against = self.effect(drop, self.clean, self.adversarial)
             self.table.add(
                 "C2", f"supervised, {name}, nets broken", broken_statement,
-                f"accuracy lost to {label}: {self.clean} - {self.adversarial}, minus control",
-                self.control, excess(drop, self.clean, self.adversarial, self.clean, self.twin),
+                f"accuracy lost to {label}: {self.clean} - {self.adversarial}, beyond control",
+                self.control, support, contra=against,
                 evidence=EVIDENCE.get(name, name), smallest_effect=gain,
-                descriptive=descriptive, guard=guard,
+                descriptive=descriptive, unconverged=unconverged, known=HOLDS_FOR_IDEAL,
+                budget=self.at_reference,
                 detail="lost " + means_text(drop, [self.clean, self.adversarial, self.twin]),
                 source=self.source("supervised_robustness"))
         if converged is not None:
@@ -229,7 +359,7 @@ class Claims:
         (No "nets broken" row: the study has no clean accuracy on its subsample.)"""
         attacked = per_seed(last.assign(accuracy=last["cumulative"]), "accuracy")
         points = "on the convergence subsample"
-        guard = self.not_converged(last)
+        unconverged = self.not_converged(last)
         levels = (f"{int(last['steps'].iloc[0])} steps x {int(last['restarts'].iloc[0])} "
                   f"restarts per surrogate, {int(last['square_queries'].iloc[0])} queries")
         self.versus(attacked, f"robust accuracy under the converged attack ({points})",
@@ -238,7 +368,8 @@ class Claims:
                     smallest_effect=self.protocol["accuracy_gain"],
                     criterion=self.robust_criterion(attacked, self.adversarial,
                                                     "accuracy under the converged attack"),
-                    guard=guard, extra=f"last level: {levels}")
+                    unconverged=unconverged, extra=f"last level: {levels}",
+                    budget=self.at_reference)
 
     def rigorous_gap(self, robustness: pd.DataFrame) -> None:
         """Where the certified bound is informative: the adversarial nets' certified accuracy
@@ -258,7 +389,8 @@ class Claims:
                        f"certified {self.adversarial} - worst case {self.clean}",
                        "none: a lower bound against an upper bound", values,
                        evidence=CERTIFIED, smallest_effect=self.protocol["accuracy_gain"],
-                       lower_bound=True, source=self.source("supervised_robustness"))
+                       lower_bound=True, known=HOLDS_FOR_IDEAL, budget=self.at_reference,
+                       source=self.source("supervised_robustness"))
 
     def exact_gap(self) -> None:
         """Exact verification on a subsample (rule exact_verification), at each of its budgets:
@@ -294,11 +426,19 @@ class Claims:
                 source=self.source("supervised_exact"))
 
     def node_movement(self) -> None:
+        """C2's "the hidden nodes are vulnerable", as worded: the share of the clean nets' node
+        activities that an attack at the claims' budget flips (the movement attack's), at least
+        ``movement_gain``; its known answer is the ideal, whose nodes such an attack should not
+        flip. (v2 compared the relative movement of clean and adversarial nets instead.)"""
         gain = self.protocol["movement_gain"]
+        frame = self.read("supervised_movement")
+        flips = self.options["nodes_rule"] == "flips"
         statement = (f"without adversarial training the hidden nodes are vulnerable: an attack "
+                     f"at {self.budget} flips at least {gain:g} of the clean nets' node "
+                     "activities" if flips else
+                     f"without adversarial training the hidden nodes are vulnerable: an attack "
                      f"at {self.budget} moves the clean nets' representation, relative to its "
                      f"size, at least {gain:g} more than the adversarial nets'")
-        frame = self.read("supervised_movement")
         if frame is None:
             self.table.missing("C2", "supervised, nodes moved", statement, "",
                                "movement.csv missing")
@@ -306,15 +446,24 @@ class Claims:
         at = frame[(frame["norm"] == self.reference["norm"])
                    & np.isclose(frame["eps"], self.reference["eps"])]
         moved, flipped = per_seed(at, "relative_movement"), per_seed(at, "flip_share")
+        detail = (f"nodes flipped {means_text(flipped, [self.clean, self.adversarial])}; "
+                  f"relative movement {means_text(moved, [self.clean, self.adversarial])}")
+        if flips:
+            values = flipped[self.clean] if self.clean in flipped else pd.Series(dtype=float)
+            self.table.add("C2", "supervised, nodes moved", statement,
+                           f"share of {self.clean}'s node activities flipped by the movement "
+                           f"attack at {self.budget}", "none: an absolute measure", values,
+                           evidence=ENSEMBLE, smallest_effect=gain, known=FAILS_FOR_IDEAL,
+                           budget=self.at_reference, detail=detail,
+                           source=self.source("supervised_movement"))
+            return
+        support, against = self.effect(moved, self.clean, self.adversarial)
         self.table.add(
             "C2", "supervised, nodes moved", statement,
             f"worst movement in the {self.budget} ball / ||h(z)||: {self.clean} - "
-            f"{self.adversarial}, minus the control", self.control,
-            excess(moved, self.clean, self.adversarial, self.clean, self.twin),
-            evidence=ENSEMBLE, smallest_effect=gain,
-            detail=f"relative movement {means_text(moved, [self.clean, self.adversarial])}; "
-                   f"nodes flipped {means_text(flipped, [self.clean, self.adversarial])}",
-            source=self.source("supervised_movement"))
+            f"{self.adversarial}, beyond the control", self.control, support, contra=against,
+            evidence=ENSEMBLE, smallest_effect=gain, known=HOLDS_FOR_IDEAL,
+            budget=self.at_reference, detail=detail, source=self.source("supervised_movement"))
 
     # ---------------------------------------------------------------- C2, C5 over budgets
 
@@ -349,11 +498,12 @@ class Claims:
                 if {self.clean, self.adversarial} - set(worst.columns):
                     continue
                 last = self.converged_study(budget) if claim == "C2" else None
-                guard = (self.ensemble_guard(last) if last is not None else
-                         "the attack's convergence is not measured at this budget")
+                unconverged = (self.ensemble_guard(last) if last is not None else
+                               "the attack's convergence is not measured at this budget")
                 self.versus(worst, f"accuracy under worst_case {text}", f"{scope}, {text}",
                             claim, statement, self.source(key), evidence=ENSEMBLE,
-                            smallest_effect=gain, guard=guard,
+                            smallest_effect=gain, unconverged=unconverged,
+                            budget=(norm, float(eps)),
                             criterion=self.robust_criterion(worst, self.adversarial,
                                                             f"accuracy under worst_case {text}"))
                 labels = {"group": f"{claim}, {scope}", "norm": norm, "eps": float(eps),
@@ -371,6 +521,7 @@ class Claims:
                     criterion=self.robust_criterion(sure, self.adversarial,
                                                     f"certified accuracy at {text}"),
                     descriptive=self.descriptive_reason("certified", sure), lower_bound=True,
+                    known=HOLDS_FOR_IDEAL, budget=(norm, float(eps)),
                     detail="certified " + means_text(sure, [self.clean, self.adversarial])
                            + "; worst case " + means_text(worst, [self.clean, self.adversarial]),
                     source=self.source(key))
@@ -446,12 +597,16 @@ class Claims:
     # ---------------------------------------------------------------- C4: pairs
 
     def pairs(self) -> None:
+        """C4's asymmetry and its closing, on the protocol's pair statistic (the accuracy drop
+        per pair type: bounded and scale-free, so neither pair type's operating point decides
+        the sign), with the other statistics as descriptive rows."""
         gap_size, most = self.protocol["pair_gap"], self.protocol["most"]
-        guard = self.protocol["pair_accuracy_guard"]
         pair_loss = self.read("pair_loss")
+        chosen = self.options["pair_statistic"]
         first = (f"attacks at {self.budget} hurt dissimilar pairs more than similar pairs before "
-                 f"purification: the clean nets' relative loss increase is at least {gap_size:g}"
-                 " larger on dissimilar pairs than on similar ones, beyond the untrained layer's")
+                 f"purification: the clean nets' {PAIR_STATISTICS[chosen]} is at least "
+                 f"{gap_size:g} larger on dissimilar pairs than on similar ones, beyond the "
+                 "untrained layer's")
         closes = (f"adversarial training closes most of that gap: at least {most:g} of the clean "
                   "nets' gap, beyond the twin's share")
         if pair_loss is None:
@@ -466,40 +621,66 @@ class Claims:
                 "gradient on dissimilar pairs): no deciding evidence yet")
         for name in names:
             attack = self.attack(name)
-            gaps, accuracy = pair_gaps(pair_loss, attack)
-            gap = gaps.pivot_table(index="seed", columns="variant", values="gap")
             label = attack_label(attack)
-            descriptive = PAPER_ATTACK_REASON if EVIDENCE.get(name) == PAPER_ATTACK else None
-            self.table.add(
-                "C4", f"contrastive, {name}", first,
-                f"relative loss increase under {label} (attacked / clean loss - 1), dissimilar"
-                f" - similar: {self.clean} - {self.untrained}, minus the control", self.control,
-                excess(gap, self.clean, self.untrained, self.clean, self.twin),
-                evidence=EVIDENCE.get(name, name), smallest_effect=gap_size,
-                descriptive=descriptive,
-                detail=f"gap {means_text(gap, [self.clean, self.untrained, self.twin])}",
-                source=self.source("pair_loss"))
-            # The share of the clean nets' gap that a variant closes, per seed.
-            share = 1 - gap.div(gap[self.clean], axis=0)
-            balanced = accuracy.get(self.adversarial, np.nan)
-            guards = [] if balanced >= guard else [
-                f"{self.adversarial}'s balanced clean pair accuracy {balanced:.2f} is below "
-                f"{guard:g}: a near-constant representation closes any gap"]
-            if not gap[self.clean].mean() >= gap_size:  # a share of no gap is no closing
-                guards.append(f"the clean nets' gap {gap[self.clean].mean():.3f} is below "
-                              f"{gap_size:g}: there is no gap to close")
-            self.table.add(
-                "C4", f"contrastive, {name}, adversarial", closes,
-                f"share of the {self.clean} gap closed: {self.adversarial}, minus the control",
-                f"|share closed by {self.twin}|",
-                share[self.adversarial] - share[self.twin].abs(),
-                evidence=EVIDENCE.get(name, name), smallest_effect=most,
-                guard="; ".join(guards) or None,
-                descriptive=descriptive,
-                detail="share closed " + means_text(share, [self.adversarial, self.twin])
-                       + "; balanced clean pair accuracy " + ", ".join(
-                           f"{v} {a:.2f}" for v, a in accuracy.items()),
-                source=self.source("pair_loss"))
+            paper = EVIDENCE.get(name) == PAPER_ATTACK
+            for statistic, what in PAIR_STATISTICS.items():
+                gaps, accuracy = pair_gaps(pair_loss, attack, statistic)
+                if gaps.empty:
+                    continue
+                gap = gaps.pivot_table(index="seed", columns="variant", values="gap")
+                if statistic != chosen:  # another reading of the asymmetry: shown beside
+                    self.table.add(
+                        "C4", f"contrastive, {name}, {statistic}", first,
+                        f"{what} under {label}, dissimilar - similar: {self.clean} - "
+                        f"{self.untrained}", "none", gap.get(self.clean, np.nan)
+                        - gap.get(self.untrained, np.nan), evidence=EVIDENCE.get(name, name),
+                        smallest_effect=gap_size,
+                        descriptive=("another statistic of the asymmetry (the multiverse "
+                                     "decides by it): shown, not deciding"),
+                        detail=f"gap {means_text(gap, [self.clean, self.untrained, self.ideal])}",
+                        source=self.source("pair_loss"))
+                    continue
+                self.pair_rows(name, label, gap, accuracy, first, closes, what, paper)
+
+    def pair_rows(self, name, label, gap, accuracy, first, closes, what, paper) -> None:
+        """C4's two deciding rows on one attack's gap table (seed x variant)."""
+        gap_size, most = self.protocol["pair_gap"], self.protocol["most"]
+        guard = self.protocol["pair_accuracy_guard"]
+        descriptive = PAPER_ATTACK_REASON if paper else None
+        support, against = self.effect(gap, self.clean, self.untrained)
+        self.table.add(
+            "C4", f"contrastive, {name}", first,
+            f"{what} under {label}, dissimilar - similar: {self.clean} - {self.untrained}, "
+            "beyond the control", self.control, support, contra=against,
+            evidence=EVIDENCE.get(name, name), smallest_effect=gap_size,
+            descriptive=descriptive, known=FAILS_FOR_IDEAL, budget=self.at_reference,
+            unconverged=UNCONVERGED_PAIRS,
+            detail=f"gap {means_text(gap, [self.clean, self.untrained, self.twin])}",
+            source=self.source("pair_loss"))
+        if self.clean not in gap or self.adversarial not in gap:
+            return
+        # The share of the clean nets' gap that a variant closes, per seed.
+        share = 1 - gap.div(gap[self.clean], axis=0)
+        balanced = accuracy.get(self.adversarial, np.nan)
+        guards = [] if balanced >= guard else [
+            f"{self.adversarial}'s balanced clean pair accuracy {balanced:.2f} (ties half) is "
+            f"below {guard:g}: a near-constant representation closes any gap"]
+        if not gap[self.clean].mean() >= gap_size:  # a share of no gap is no closing
+            guards.append(f"the clean nets' gap {gap[self.clean].mean():.3f} is below "
+                          f"{gap_size:g}: there is no gap to close")
+        twin = share[self.twin].abs() if self.twin in share else 0.0
+        self.table.add(
+            "C4", f"contrastive, {name}, adversarial", closes,
+            f"share of the {self.clean} gap closed: {self.adversarial}, beyond the control",
+            f"|share closed by {self.twin}|", share[self.adversarial] - twin,
+            contra=share[self.adversarial] + twin,
+            evidence=EVIDENCE.get(name, name), smallest_effect=most,
+            guard="; ".join(guards) or None, descriptive=descriptive, known=HOLDS_FOR_IDEAL,
+            budget=self.at_reference, unconverged=UNCONVERGED_PAIRS,
+            detail="share closed " + means_text(share, [self.adversarial, self.twin])
+                   + "; balanced clean pair accuracy (ties half) " + ", ".join(
+                       f"{v} {a:.2f}" for v, a in accuracy.items()),
+            source=self.source("pair_loss"))
 
     def mainly_dissimilar(self) -> None:
         mainly = self.protocol["most"]
@@ -530,11 +711,9 @@ class Claims:
         if gain.mean() < self.protocol["purity_gain"]:
             guards.append(f"the all-pairs {measure} gain {gain.mean():.3f} is below "
                           f"{self.protocol['purity_gain']:g}: no gain to share")
-        purified = self.protocol["purified"]
-        attacked_all = by_pairs["all"].mean()
-        if not attacked_all >= purified:
-            guards.append(f"attacking all pairs does not purify ({measure} {attacked_all:.3f} "
-                          f"< {purified:g}, C3's criterion): no purification to apportion")
+        purifies = self.study_purifies(study)
+        if purifies is not None:
+            guards.append(purifies)
         self.table.add("C4", scope, statement,
                        f"share of the all-pairs {measure} gain recovered by attacking "
                        "dissimilar pairs only", f"stated share {mainly:g}",
@@ -546,6 +725,26 @@ class Claims:
                               + means_text(by_pairs, list(by_pairs.columns))
                               + "; shares " + means_text(shares, ["similar", "dissimilar"]),
                        source=self.source("pair_attack"))
+
+    def study_purifies(self, study: pd.DataFrame) -> str | None:
+        """Why attacking all pairs (the adversarial variant of the pair-attack study) does not
+        purify by C3's criterion (the protocol's purity rule), or None."""
+        purified, coverage = self.protocol["purified"], self.protocol["coverage"]
+        all_pairs = study[study["variant"] == self.adversarial]
+        if "attacked_pairs" in all_pairs:
+            all_pairs = all_pairs[all_pairs["attacked_pairs"] == "all"]
+        mean = all_pairs.groupby("measure")["value"].mean()
+        if self.options["purity_rule"] == "all_nodes" or "coverage" not in mean:
+            if not mean.get("purity_all", np.nan) >= purified:
+                return (f"attacking all pairs does not purify (purity_all "
+                        f"{mean.get('purity_all', np.nan):.3f} < {purified:g}, C3's criterion): "
+                        "no purification to apportion")
+            return None
+        if not (mean.get("purity", np.nan) >= purified and mean["coverage"] >= coverage):
+            return (f"attacking all pairs does not purify (live purity "
+                    f"{mean.get('purity', np.nan):.3f}, coverage {mean['coverage']:.3f}; C3's "
+                    f"criterion {purified:g}, {coverage:g}): no purification to apportion")
+        return None
 
     # ---------------------------------------------------------------- C5: downstream
 
@@ -573,28 +772,74 @@ class Claims:
                         evidence=EVIDENCE.get(name, name), smallest_effect=gain,
                         criterion=self.robust_criterion(attacked, self.adversarial,
                                                         f"accuracy under {label}"),
-                        descriptive=descriptive, lower_bound=name == "certified")
+                        descriptive=descriptive, lower_bound=name == "certified",
+                        unconverged=UNCONVERGED_DOWNSTREAM if name == "worst_case" else None,
+                        budget=self.at_reference)
             if name == "worst_case" and self.clean in attacked:
                 # An attack's accuracy is an upper bound: below the threshold, the head is
                 # shown not robust.
                 self.table.add("C5", f"{scope}, {name}, clean layer", not_robust,
                                f"{robust:g} - accuracy of {self.clean}'s head under {label}",
                                "none: an absolute criterion", robust - attacked[self.clean],
-                               evidence=ENSEMBLE, smallest_effect=0.0,
+                               evidence=ENSEMBLE, smallest_effect=0.0, known=FAILS_FOR_IDEAL,
+                               budget=self.at_reference,
                                source=self.source(f"downstream_{task}"))
+        self.downstream_bounds(frame, scope, statement, f"downstream_{task}")
+
+    def downstream_bounds(self, frame: pd.DataFrame, scope: str, statement: str, key: str
+                          ) -> None:
+        """C5 on rigorous evidence, which needs no attack to converge: the adversarial layer's
+        heads' certified accuracy (a lower bound) minus the clean layer's heads' attacked
+        accuracy (an upper bound), criterion their certified accuracy."""
+        gain = self.protocol["accuracy_gain"]
+        sure = per_seed(at_attack(frame, self.attack("certified")), "accuracy")
+        worst = per_seed(at_attack(frame, self.attack("worst_case")), "accuracy")
+        if ({self.clean, self.adversarial} - set(worst.columns)
+                or self.adversarial not in sure or self.descriptive_reason("certified", sure)):
+            return
+        self.table.add(
+            "C5", f"{scope}, certified vs worst case", statement,
+            f"certified {self.adversarial} - worst case {self.clean}",
+            "none: a lower bound against an upper bound",
+            (sure[self.adversarial] - worst[self.clean]).dropna(), evidence=CERTIFIED,
+            smallest_effect=gain, lower_bound=True, known=HOLDS_FOR_IDEAL,
+            budget=self.at_reference,
+            criterion=self.robust_criterion(sure, self.adversarial, "certified accuracy"),
+            detail="certified " + means_text(sure, [self.clean, self.adversarial])
+                   + "; worst case " + means_text(worst, [self.clean, self.adversarial]),
+            source=self.source(key))
 
 
-def pair_gaps(pair_loss: pd.DataFrame, attack: Mapping) -> tuple[pd.DataFrame, dict]:
-    """Per (variant, seed): the relative loss increase under ``attack`` of each pair type
-    (attacked / clean loss - 1: the increase in units of the pair type's own clean loss, so that
-    a layer's weight scale, which multiplies every score, does not decide the comparison) and
-    ``gap`` = dissimilar - similar; and each variant's balanced clean pair accuracy (the mean
-    over the two pair types: 0.5 for a constant representation)."""
+def pair_gaps(pair_loss: pd.DataFrame, attack: Mapping, statistic: str = "accuracy_drop"
+              ) -> tuple[pd.DataFrame, dict]:
+    """Per (variant, seed): each pair type's ``statistic`` under ``attack`` and ``gap`` =
+    dissimilar - similar; and each variant's balanced clean pair accuracy (the mean over the
+    two pair types, ties counted half where the CSV has them: 0.5 for a constant
+    representation). Statistics: ``accuracy_drop`` (clean - attacked pair accuracy: the share
+    of pairs the attack flips; bounded and scale-free), ``loss_increase`` (attacked - clean
+    loss), ``relative_loss_increase`` (attacked / clean loss - 1, which divides by each pair
+    type's operating point). Empty where the attack's rows lack the statistic's column."""
     keys = ["variant", "seed", "pair_type"]
-    clean = pair_loss[pair_loss["eps"] == 0].groupby(keys)[["loss", "accuracy"]].mean()
-    attacked = at_attack(pair_loss, attack).groupby(keys)["loss"].mean()
-    increase = (attacked / clean["loss"].clip(lower=1e-12) - 1).dropna().unstack("pair_type")
+    attacked = at_attack(pair_loss, attack)
+    accuracy = ("accuracy_ties_half" if "accuracy_ties_half" in attacked
+                and attacked["accuracy_ties_half"].notna().all() else "accuracy")
+    # The clean rows of the same attack where it has them (the ensemble's eps 0), else eps 0.
+    clean = pair_loss[(pair_loss["eps"] == 0) & (pair_loss["attack"] == attack["attack"])]
+    if clean.empty:
+        clean = pair_loss[pair_loss["eps"] == 0]
+    clean = clean.groupby(keys)[["loss", accuracy]].mean()
+    attacked = attacked.groupby(keys)[["loss", accuracy]].mean()
+    if statistic == "accuracy_drop":
+        value = clean[accuracy] - attacked[accuracy]
+    elif statistic == "loss_increase":
+        value = attacked["loss"] - clean["loss"]
+    else:
+        value = attacked["loss"] / clean["loss"].clip(lower=1e-12) - 1
+    value = value.dropna()
+    if value.empty:
+        return pd.DataFrame(columns=["variant", "seed", "gap"]), {}
+    increase = value.unstack("pair_type")
     increase["gap"] = increase["dissimilar"] - increase["similar"]
-    balanced = clean["accuracy"].groupby(["variant", "pair_type"]).mean().groupby(
+    balanced = clean[accuracy].groupby(["variant", "pair_type"]).mean().groupby(
         "variant").mean()
     return increase.reset_index(), balanced.to_dict()

@@ -32,6 +32,11 @@ def p_greater(values) -> float:
     return float(stats.t.sf(mean / (spread / np.sqrt(values.size)), values.size - 1))
 
 
+def p_less(values) -> float:
+    """One-sided t-test p-value of "the per-seed mean is below 0" (NaN for fewer than 2)."""
+    return p_greater(-np.asarray(values, dtype=float))
+
+
 def holm(p_values, alpha: float) -> np.ndarray:
     """Which hypotheses Holm's step-down procedure rejects at family-wise level ``alpha``."""
     p = np.asarray(p_values, dtype=float)

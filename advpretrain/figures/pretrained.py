@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from advpretrain.core.tables import at_attack, attack_label, read_csvs
+from advpretrain.core.tables import read_csvs
 from advpretrain.figures.style import (
     PAPER_ATTACKS,
     finish_grid,
@@ -102,24 +102,33 @@ def plot_robustness_curves(inputs, settings, stem):
 
 
 def plot_eps_sweep(inputs, settings, stem):
-    """Mean purity and clean / robust accuracy against the training eps of the sweep norm."""
+    """Mean purity (all nodes and live nodes), clean accuracy and the attack ensemble's robust
+    accuracy at every budget of its grid, against the training eps of the sweep norm. The eps-0
+    point is the clean variant alone (not its controls: the twin, the untrained layer, the
+    ideal)."""
     norm = settings["sweep_norm"]
-    reference = settings["reference_attack"]
     summary = read_csvs(inputs["summary"])
     robustness = read_csvs(inputs["robustness"])
 
     def sweep(frame):
-        return frame[(frame["train_norm"] == norm) | (frame["train_eps"] == 0)]
+        return frame[((frame["train_norm"] == norm) & (frame["train_eps"] > 0))
+                     | (frame["variant"] == settings["clean_variant"])]
 
-    purity = sweep(summary[summary["measure"] == "purity"]).assign(
-        panel="mean node purity", y=lambda f: f["value"])
-    clean = sweep(robustness[robustness["eps"] == 0]).drop_duplicates(
-        ["variant", "seed", "task"]).assign(panel="clean accuracy", y=lambda f: f["accuracy"])
-    attacked = sweep(at_attack(robustness, reference)).assign(
-        panel=f"{attack_label(reference)} accuracy", y=lambda f: f["accuracy"])
-    long = pd.concat([purity, clean, attacked], ignore_index=True)
-    grid = sns.relplot(data=long, x="train_eps", y="y", col="panel", hue="task", kind="line",
-                       marker="o", errorbar="sd", height=2.8, aspect=1.1,
-                       facet_kws={"sharey": False})
+    panels = [sweep(summary[summary["measure"] == measure]).assign(panel=panel,
+                                                                   y=lambda f: f["value"])
+              for measure, panel in (("purity_all", "mean purity, all nodes"),
+                                     ("purity", "mean purity, live nodes"))]
+    panels.append(sweep(robustness[robustness["eps"] == 0]).drop_duplicates(
+        ["variant", "seed", "task"]).assign(panel="clean accuracy", y=lambda f: f["accuracy"]))
+    long = pd.concat(panels, ignore_index=True).assign(budget="not attacked")
+    worst = sweep(robustness[(robustness["attack"] == "worst_case")
+                             & (robustness["norm"] == norm)
+                             & robustness["eps"].isin(settings["budgets"])])
+    worst = worst.assign(panel=f"worst-case accuracy ({norm})", y=worst["accuracy"],
+                         budget=worst["eps"].map(lambda e: f"eval {e:g}"))
+    long = pd.concat([long, worst], ignore_index=True)
+    grid = sns.relplot(data=long, x="train_eps", y="y", col="panel", hue="budget",
+                       style="task", kind="line", marker="o", errorbar="sd", height=2.8,
+                       aspect=1.1, facet_kws={"sharey": False})
     finish_grid(grid, (f"training eps ({norm})", ""), "{col_name}",
                 "Sweep of the adversarial training budget", stem, y=1.03)

@@ -18,7 +18,7 @@ sns.set_theme(context="paper", style="whitegrid")
 plt.rcParams.update({"svg.hashsalt": "advpretrain", "pdf.compression": 6})
 # The claims' verdicts, wherever a figure colours by them.
 VERDICT_COLOURS = {"supported": "#1a9850", "contradicted": "#d73027", "inconclusive": "#fdae61",
-                   "descriptive": "#bdbdbd"}
+                   "untestable": "#7b3294", "descriptive": "#bdbdbd"}
 
 
 def save(fig, stem):

@@ -105,3 +105,13 @@ def load_data(paths: list[str]) -> dict[str, torch.Tensor]:
     names = sorted(set().union(*per_seed))
     return fileio.Arrays(", ".join(map(str, paths)), {
         name: torch.from_numpy(np.stack([arrays[name] for arrays in per_seed])) for name in names})
+
+
+def purified_layer(dictionary: torch.Tensor, hidden: int, scale: float = 1.0) -> torch.Tensor:
+    """Perfectly purified layers (S, H, d): node h reads s_h M_j with j = h mod d and
+    s_h = (-1)^(h // d)."""
+    d = dictionary.shape[-1]
+    nodes = torch.arange(hidden)
+    signs = 1.0 - 2.0 * ((nodes // d) % 2).to(dictionary.dtype)
+    # M's columns are the features; row h of W is column j(h) of M (transposed), signed.
+    return scale * signs[None, :, None] * dictionary.transpose(1, 2)[:, nodes % d, :]

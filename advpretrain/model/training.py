@@ -72,7 +72,7 @@ def check_finite(step, losses, unit="networks"):
 
 def train_networks(nets, sample_batch, loss_fn, adversary, *, steps, lr, generator,
                    label="train", log_every=100, callback=None, resume_path=None,
-                   resume_every=0, fingerprint="", trained=None):
+                   resume_every=0, fingerprint="", trained=None, layer_trained=None):
     """Adam on the mean per-network loss (each network's gradient is its own).
 
     sample_batch(generator) -> (inputs tuple of (N, B, d) tensors, labels (N, B)).
@@ -82,6 +82,8 @@ def train_networks(nets, sample_batch, loss_fn, adversary, *, steps, lr, generat
     steps; a state written with another ``fingerprint`` is ignored.
     trained: optional (N,) 0/1 mask; a network with 0 gets a zero gradient, so Adam leaves it
     exactly at its initialisation (the untrained control), while it is logged like the others.
+    layer_trained: optional (N,) 0/1 mask; a network with 0 keeps its hidden layer W where it
+    is (a zero gradient: the ideal control's purified layer) while its head trains.
     Returns the rows logged (per network loss every ``log_every`` steps, plus callback rows).
     """
     optimizer = Adam(nets.parameters(), lr=lr)
@@ -109,6 +111,8 @@ def train_networks(nets, sample_batch, loss_fn, adversary, *, steps, lr, generat
         check_finite(step, losses)
         optimizer.zero_grad()
         (losses.sum() if trained is None else (losses * trained).sum()).backward()
+        if layer_trained is not None:
+            nets.weight.grad.mul_(layer_trained[:, None, None])
         optimizer.step()
         done = step + 1
         if done % log_every == 0 or done == steps:

@@ -12,13 +12,12 @@ from advpretrain.core import fileio
 from advpretrain.core.canonical import plain
 from advpretrain.core.seeding import derive_seed, torch_generator
 from advpretrain.model.networks import seed_of_network
-from advpretrain.model.sparse_coding import load_data
+from advpretrain.model.sparse_coding import load_data, purified_layer
 from advpretrain.model.training import train_networks
 from advpretrain.simulation.heads import (
     DOWNSTREAM,
     NO_TRAINING,
     evaluate_heads,
-    purified_layer,
     train_heads,
     transfer_frame,
 )

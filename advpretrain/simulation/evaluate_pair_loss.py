@@ -41,7 +41,8 @@ def evaluate_pair_loss(settings: Mapping, inputs: Mapping, outputs: Mapping) -> 
     pair_loss.csv: task, activation, variant, train_norm, train_eps, seed, attack, norm, eps,
     pair_type, accuracy, loss (eps 0: the clean loss), loss_increase = loss - loss at eps 0;
     the paper's attacks over the eps grid and the attack ensemble (``worst_case_frame``) at the
-    budgets of ``settings["ensemble"]``.
+    budgets of ``settings["ensemble"]``, whose rows also carry accuracy_ties_half (a pair scored
+    exactly 0 counts half, ``ties_half``).
     """
     nets, stored = load_networks(inputs["model"], settings["model"])
     variants, n_seeds = plain(settings["variants"]), stored["n_seeds"]
@@ -75,11 +76,21 @@ def worst_case_frame(nets, data: dict, variants: list[dict], n_seeds: int, ensem
             found = lowest_margin(nets, task, inputs, targets, eps, norm, spec, generator)
             loss = logistic_loss(found.margin)
             accuracy = split_by_pair_type(found.robust.to(loss.dtype), targets)
+            tied_half = split_by_pair_type(ties_half(found.margin), targets)
             for pair_type, mean_loss in split_by_pair_type(loss, targets).items():
                 frames.append(label_columns(variants, n_seeds, **labels).assign(
                     attack="worst_case", norm=norm, eps=float(eps), pair_type=pair_type,
-                    accuracy=accuracy[pair_type].numpy(), loss=mean_loss.numpy()))
+                    accuracy=accuracy[pair_type].numpy(), loss=mean_loss.numpy(),
+                    accuracy_ties_half=tied_half[pair_type].numpy()))
     return pd.concat(frames, ignore_index=True)
+
+
+def ties_half(margin):
+    """Per pair: 1 where the pair's margin is positive, 1/2 where it is exactly 0 (a score of
+    0, where no gate fires on both members: a tie, neither right nor wrong), else 0. The
+    perfectly purified layer scores most dissimilar pairs exactly 0, so counting ties as wrong
+    would fail the theory's own answer (docs/claims_protocol.md, C4)."""
+    return (margin > 0).to(margin.dtype) + 0.5 * (margin == 0).to(margin.dtype)
 
 
 def training_frame(log: pd.DataFrame, variants: list[dict], n_seeds: int, fixed: dict

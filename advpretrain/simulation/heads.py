@@ -97,16 +97,6 @@ def per_row(frame: pd.DataFrame, values: torch.Tensor, variants: list[dict], n_s
     return values.numpy()[network]
 
 
-def purified_layer(dictionary: torch.Tensor, hidden: int, scale: float = 1.0) -> torch.Tensor:
-    """Perfectly purified layers (S, H, d): node h reads s_h M_j with j = h mod d and
-    s_h = (-1)^(h // d)."""
-    d = dictionary.shape[-1]
-    nodes = torch.arange(hidden)
-    signs = 1.0 - 2.0 * ((nodes // d) % 2).to(dictionary.dtype)
-    # M's columns are the features; row h of W is column j(h) of M (transposed), signed.
-    return scale * signs[None, :, None] * dictionary.transpose(1, 2)[:, nodes % d, :]
-
-
 def blended_layer(weight: torch.Tensor, dictionary: torch.Tensor, t: float) -> torch.Tensor:
     """Each node moved toward its own main feature: (1 - t) w_h + t ||w_h|| s_h M_j(h)."""
     coefficients = feature_coefficients(weight, dictionary)  # (N, H, d)

@@ -18,6 +18,7 @@ from advpretrain.core.tables import label_columns
 from advpretrain.evaluation.grid import attack_grid
 from advpretrain.evaluation.sandwich import attack_spec, sandwich_grid
 from advpretrain.model.networks import TwoLayerNets, per_network, seed_of_network
+from advpretrain.model.sparse_coding import purified_layer
 from advpretrain.model.tasks import TASKS, split_by_pair_type
 from advpretrain.model.training import Adversary
 
@@ -54,6 +55,22 @@ def trained_mask(variants: list[dict], n_seeds: int) -> torch.Tensor:
     """1 for every network that trains, 0 for the untrained control (``"control": "untrained"``)."""
     return torch.tensor([0.0 if v.get("control") == "untrained" else 1.0 for v in variants]
                         ).repeat_interleave(n_seeds)
+
+
+def place_ideal(nets: TwoLayerNets, variants: list[dict], dictionary: torch.Tensor
+                ) -> torch.Tensor:
+    """Put the theory's known answer into the ideal control's networks (``"control":
+    "ideal"``): the perfectly purified layer of each seed's dictionary (unit rows,
+    ``model.sparse_coding.purified_layer``), kept frozen while the head trains. Returns the
+    (N,) 0/1 mask of the networks whose hidden layer trains."""
+    n_seeds = dictionary.shape[0]
+    frozen = torch.tensor([v.get("control") == "ideal" for v in variants]
+                          ).repeat_interleave(n_seeds)
+    if bool(frozen.any()):
+        ideal = purified_layer(dictionary, nets.weight.shape[1]).to(nets.weight.dtype)
+        with torch.no_grad():
+            nets.weight[frozen] = ideal.repeat(int(frozen.sum()) // n_seeds, 1, 1)
+    return (~frozen).to(nets.weight.dtype)
 
 
 def activation_of(architecture: Mapping) -> dict:

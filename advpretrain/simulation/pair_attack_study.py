@@ -14,7 +14,8 @@ import pandas as pd
 from advpretrain.core import fileio
 from advpretrain.core.tables import at_attack, read_csvs
 
-STUDY_MEASURES = ["purity", "purity_all", "participation_ratio", "feature_count", "dead_share"]
+STUDY_MEASURES = ["purity", "purity_all", "coverage", "participation_ratio", "feature_count",
+                  "dead_share"]
 
 
 def attacked_pairs(frame: pd.DataFrame, study_tasks: Mapping[str, str]) -> np.ndarray:

@@ -20,6 +20,7 @@ from advpretrain.simulation.jobs import (
     initial_networks,
     job_adversary,
     minibatch_sampler,
+    place_ideal,
     trained_mask,
 )
 
@@ -40,6 +41,7 @@ def pretrain(settings: Mapping, inputs: Mapping, outputs: Mapping, resume=None) 
                             torch_generator(twin_seed))
 
     data = load_data(inputs["data"])
+    layer_trained = place_ideal(nets, variants, data["dictionary"])
     train_inputs, train_labels = task.inputs(data, "train")
     test_inputs, test_labels = task.inputs(data, "test")
     test_inputs, test_labels = per_network(test_inputs, seeds), test_labels[seeds]
@@ -61,7 +63,8 @@ def pretrain(settings: Mapping, inputs: Mapping, outputs: Mapping, resume=None) 
         label=f"pretrain {settings['task']}/{architecture['activation']}",
         log_every=train["log_every"], callback=test_measures,
         resume_path=resume.path if resume else None, resume_every=resume.every if resume else 0,
-        fingerprint=model_fingerprint, trained=trained_mask(variants, n_seeds))
+        fingerprint=model_fingerprint, trained=trained_mask(variants, n_seeds),
+        layer_trained=layer_trained)
 
     fileio.save_torch(outputs["model"], {
         "weight": nets.weight.detach(), "head": nets.head.detach(),

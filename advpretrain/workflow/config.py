@@ -101,7 +101,7 @@ def _downstream_errors(sim):
 def _claims_errors(claims, sim):
     """The compared variants exist for both tasks; clean and controls are what they say."""
     roles = {"clean_variant": None, "adversarial_variant": None, "twin_variant": "twin",
-             "untrained_variant": "untrained"}
+             "untrained_variant": "untrained", "ideal_variant": "ideal"}
     for section, variants in (("simulation.pretrain_variants", sim["pretrain_variants"]),
                               ("simulation.contrastive.variants",
                                sim["contrastive"]["variants"])):

@@ -58,6 +58,9 @@ FIGURES = {
         "convergence": sim_csv(c, "convergence")}, (SUPERVISED_NOTEBOOK,)),
     "claims_by_budget": Figure("robustness", lambda c: {
         "by_budget": [f"{RESULTS}/claims_by_budget.csv"]}, (SUPERVISED_NOTEBOOK,)),
+    "budget_map": Figure("verdicts", lambda c: {
+        "cells": [f"{RESULTS}/claims_budget_map.csv"]}, (SUPERVISED_NOTEBOOK,)),
+    "multiverse": Figure("verdicts", lambda c: {"choices": [f"{RESULTS}/multiverse.csv"]}),
     "node_movement": Figure("robustness", lambda c: {
         "movement": sim_csv(c, "movement", BOTH_TASKS)}, (SUPERVISED_NOTEBOOK,)),
     "eps_sweep": Figure("pretrained", lambda c: {
@@ -144,7 +147,11 @@ def figure_settings(config: Mapping, name: str) -> dict:
         "node_movement": {"variants": list(dict.fromkeys(main + contrastive))},
         "transfer_bound": {"variants": main},
         "eps_sweep": {"sweep_norm": sim["eps_sweep"]["norm"],
-                      **worst},
+                      "clean_variant": config["claims"]["clean_variant"],
+                      "budgets": sim["evaluation"]["ensemble"]["eps_grid"].get(
+                          sim["eps_sweep"]["norm"], [])},
+        "budget_map": {},
+        "multiverse": {},
         "contrastive_pair_loss": {"variants": contrastive},
         "contrastive_pair_loss_training": {
             "variants": contrastive},

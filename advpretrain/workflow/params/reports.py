@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from advpretrain.core.canonical import canonical
 from advpretrain.workflow.figures import figure_settings
 from advpretrain.workflow.image_branch import branch_enabled
+from advpretrain.workflow.params.simulation import variant_table
 from advpretrain.workflow.sensitivity import CENTRE, point_axes, point_config, study_points
 
 
@@ -20,6 +21,12 @@ def claims(config: Mapping) -> dict:
                       "reference": {"norm": reference["norm"], "eps": reference["eps"]},
                       "convergence_tolerance": evaluation["convergence"]["tolerance"],
                       "small_budgets": evaluation["small_budgets"],
+                      "budget_grid": evaluation["ensemble"]["eps_grid"],
+                      "adversarial_budget": config["simulation"]["pretrain_variants"][
+                          config["claims"]["adversarial_variant"]],
+                      "sweep": [{"variant": v["variant"], "norm": v["norm"], "eps": v["eps"]}
+                                for v in variant_table(config["simulation"])
+                                if v["variant"].startswith("sweep_")],
                       "images": {dataset: images_off_reason(dataset, section)
                                  for dataset, section in config["images"].items()}})
 

@@ -10,7 +10,7 @@ from conftest import REPO
 
 from advpretrain.core.seeding import numpy_rng, torch_generator
 from advpretrain.model.measures import feature_coefficients, node_measures
-from advpretrain.model.sparse_coding import DataModel, make_dataset
+from advpretrain.model.sparse_coding import DataModel, make_dataset, purified_layer
 from advpretrain.simulation import heads as ds
 from advpretrain.workflow import params as settings
 from advpretrain.workflow.config import validate_config
@@ -33,7 +33,7 @@ def tiny_data(config, n_seeds=2):
 def test_purified_layer_has_purity_one_and_covers_every_feature(config):
     data = tiny_data(config)
     d, hidden = data["dictionary"].shape[-1], 2 * data["dictionary"].shape[-1] + 3
-    weight = ds.purified_layer(data["dictionary"], hidden, scale=1.5)
+    weight = purified_layer(data["dictionary"], hidden, scale=1.5)
     coefficients = feature_coefficients(weight, data["dictionary"])
     measures = node_measures(coefficients)
     assert torch.allclose(measures["purity"], torch.ones_like(measures["purity"]), atol=1e-5)
@@ -65,7 +65,7 @@ def test_blend_interpolates_from_the_layer_to_its_purified_version(config):
 def test_frozen_nets_train_only_the_head(config):
     data = tiny_data(config)
     stage = settings.downstream_baselines(config, "gate")
-    weight = ds.purified_layer(data["dictionary"], stage["architecture"]["hidden"])
+    weight = purified_layer(data["dictionary"], stage["architecture"]["hidden"])
     nets = ds.train_heads(weight, {"activation": "gate", "threshold": 0.3}, stage["heads"], data,
                           torch_generator(1), "test heads")
     assert [name for name, _ in nets.named_parameters()] == ["head"]
