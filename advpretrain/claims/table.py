@@ -226,8 +226,10 @@ def calibrate(frame: pd.DataFrame, ideal: Mapping[str, pd.DataFrame],
     HOLDS_FOR_IDEAL and FAILS_FOR_IDEAL, the internal frame of the same rules with the ideal in
     place of the adversarial (resp. clean) variant, rows keyed by (claim, scope).
     ``inadmissible``: {(norm, eps): why} for budgets beyond the ideal's certified reach. A row
-    whose ideal twin is not supported (HOLDS_FOR_IDEAL), is supported (FAILS_FOR_IDEAL), or whose
-    budget is inadmissible becomes *untestable*; every checked row says what its ideal got."""
+    whose ideal twin is not supported (HOLDS_FOR_IDEAL; inconclusive for want of the attack's
+    convergence alone passes: that blocks the row's support too), is supported
+    (FAILS_FOR_IDEAL), or whose budget is inadmissible becomes *untestable*; every checked row
+    says what its ideal got."""
     frame = frame.copy()
     lookups = {kind: {(r["claim"], r["scope"]): r for _, r in twin.iterrows()}
                for kind, twin in ideal.items()}
@@ -247,9 +249,15 @@ def calibrate(frame: pd.DataFrame, ideal: Mapping[str, pd.DataFrame],
             if twin is None:
                 problems.append("the ideal was not measured for this rule")
             else:
-                got = f"ideal: {twin['verdict']} ({twin['estimate']:.3f})"
+                # An attack whose convergence is unknown blocks support of the ideal and of
+                # the row alike: the rule is then checked on everything but that blocker.
+                blocked = (twin["verdict"] == INCONCLUSIVE
+                           and isinstance(twin["_unconverged"], str)
+                           and twin["reason"] == twin["_unconverged"])
+                got = (f"ideal: {twin['verdict']} ({twin['estimate']:.3f})"
+                       + (", for want of convergence only" if blocked else ""))
                 frame.at[i, "known_answer"] = got
-                if kind == HOLDS_FOR_IDEAL and twin["verdict"] != SUPPORTED:
+                if kind == HOLDS_FOR_IDEAL and twin["verdict"] != SUPPORTED and not blocked:
                     problems.append("the theory's ideal fails this rule here: "
                                     f"{twin['verdict']}, {twin['reason']}")
                 elif kind == FAILS_FOR_IDEAL and twin["verdict"] == SUPPORTED:
