@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from advpretrain.claims.table import CONTRADICTED, INCONCLUSIVE, SUPPORTED
+from advpretrain.claims.table import CONTRADICTED, INCONCLUSIVE, SUPPORTED, UNTESTABLE
 from advpretrain.core import fileio
 
 DECIDING = (SUPPORTED, CONTRADICTED, INCONCLUSIVE)
@@ -21,7 +21,7 @@ ROW = ["claim", "scope"]
 LONG_COLUMNS = ["point", "axes", "changes", *ROW, "statement", "evidence", "n_seeds", "estimate",
                 "ci_low", "ci_high", "smallest_effect", "verdict", "reason"]
 SUMMARY_COLUMNS = [*ROW, "statement", "centre_verdict", "n_points", "supported", "contradicted",
-                   "inconclusive", "holds", "breaks_at"]
+                   "inconclusive", "untestable", "holds", "breaks_at"]
 
 
 def _describe(changes: Mapping) -> str:
@@ -39,18 +39,20 @@ def point_rows(settings: Mapping, paths: list[str]) -> pd.DataFrame:
         frame["changes"] = _describe(point["changes"])
         frames.append(frame)
     rows = pd.concat(frames, ignore_index=True)
-    deciding = rows[rows["verdict"].isin(DECIDING)][ROW].drop_duplicates()
+    deciding = rows[rows["verdict"].isin([*DECIDING, UNTESTABLE])][ROW].drop_duplicates()
     rows = rows.merge(deciding, on=ROW)
     return rows[LONG_COLUMNS]
 
 
 def _summary(rows: pd.DataFrame, centre: str) -> pd.DataFrame:
-    """Per row: its verdict at the centre, and on how many points it holds; where the centre's
-    verdict changes (for a supported row, the points where it is not; else where it is)."""
+    """Per row: its verdict at the centre, and on how many of the points where its rule is
+    testable it holds (the untestable points counted apart); where the centre's verdict
+    changes (for a supported row, the points where it is not; else where it is)."""
     lines = []
     for (claim, scope), part in rows.groupby(ROW, sort=False):
         at_centre = part.loc[part["point"] == centre, "verdict"]
         centre_verdict = at_centre.iloc[0] if len(at_centre) else "not in the centre's table"
+        untestable = int((part["verdict"] == UNTESTABLE).sum())
         part = part[part["verdict"].isin(DECIDING)]
         counts = part["verdict"].value_counts()
         if centre_verdict == SUPPORTED:
@@ -58,10 +60,13 @@ def _summary(rows: pd.DataFrame, centre: str) -> pd.DataFrame:
         else:
             changed = part[part["verdict"] == SUPPORTED]
         lines.append({
-            "claim": claim, "scope": scope, "statement": part["statement"].iloc[0],
+            "claim": claim, "scope": scope,
+            "statement": part["statement"].iloc[0] if len(part) else "",
             "centre_verdict": centre_verdict, "n_points": len(part),
             **{verdict: int(counts.get(verdict, 0)) for verdict in DECIDING},
-            "holds": f"holds on {int(counts.get(SUPPORTED, 0))} of {len(part)} settings",
+            "untestable": untestable,
+            "holds": f"holds on {int(counts.get(SUPPORTED, 0))} of {len(part)} settings"
+                     + (f" ({untestable} untestable)" if untestable else ""),
             "breaks_at": ", ".join(f"{point} ({verdict})" for point, verdict in
                                    zip(changed["point"], changed["verdict"])) or "none"})
     return pd.DataFrame(lines, columns=SUMMARY_COLUMNS)
@@ -89,13 +94,13 @@ def _markdown(settings: Mapping, summary: pd.DataFrame) -> str:
         *(f"| {point['name']} | {_describe(point['changes'])} |" for point in points),
         "",
         "| claim | scope | hypothesis | verdict at the centre | generalises | supported / "
-        "contradicted / inconclusive | breaks at |",
+        "contradicted / inconclusive / untestable | breaks at |",
         "|---|---|---|---|---|---|---|",
     ]
     for line in summary.itertuples(index=False):
         lines.append(f"| {line.claim} | {line.scope} | {line.statement} | {line.centre_verdict} "
                      f"| {line.holds} | {line.supported} / {line.contradicted} / "
-                     f"{line.inconclusive} | {line.breaks_at} |")
+                     f"{line.inconclusive} / {line.untestable} | {line.breaks_at} |")
     return "\n".join(lines) + "\n"
 
 

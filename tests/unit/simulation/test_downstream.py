@@ -113,3 +113,37 @@ def test_per_row_spreads_network_values():
     frame = pd.DataFrame({"variant": ["a", "b", "b", "a"], "seed": [1, 0, 1, 0]})
     values = torch.tensor([10.0, 11.0, 20.0, 21.0])  # variant-major: a0 a1 b0 b1
     assert ds.per_row(frame, values, variants, 2).tolist() == [11.0, 20.0, 21.0, 10.0]
+
+
+def test_the_ideal_control_keeps_its_purified_layer_while_its_head_trains(config):
+    """The known answer of every claim (variant ideal, "control: ideal"): its networks start at
+    the purified layer of their seed's dictionary and keep it, bit for bit, through training,
+    while their head trains and the other variants' layers move."""
+    from advpretrain.model.tasks import TASKS
+    from advpretrain.model.training import train_networks
+    from advpretrain.simulation.jobs import (
+        initial_networks,
+        job_adversary,
+        minibatch_sampler,
+        place_ideal,
+    )
+
+    data = tiny_data(config)
+    architecture = settings.pretrain(config, "supervised", "gate")["architecture"]
+    variants = [{"variant": "clean", "norm": "l2", "eps": 0.0},
+                {"variant": "ideal", "norm": "l2", "eps": 0.0, "control": "ideal"}]
+    nets = initial_networks(architecture, 2, variants, torch_generator(0))
+    start = nets.weight.detach().clone()
+    layer_trained = place_ideal(nets, variants, data["dictionary"])
+    ideal = purified_layer(data["dictionary"], architecture["hidden"])
+    assert layer_trained.tolist() == [1.0, 1.0, 0.0, 0.0]
+    assert torch.equal(nets.weight.detach()[2:], ideal)
+    head = nets.head.detach().clone()
+    task = TASKS["supervised"]
+    inputs, labels = task.inputs(data, "train")
+    train_networks(nets, minibatch_sampler(inputs, labels, torch.tensor([0, 1, 0, 1]), 32),
+                   task.loss, job_adversary(variants, 2), steps=20, lr=0.01,
+                   generator=torch_generator(1), layer_trained=layer_trained)
+    assert torch.equal(nets.weight.detach()[2:], ideal)  # frozen
+    assert not torch.equal(nets.weight.detach()[:2], start[:2])  # the clean layer moved
+    assert not torch.equal(nets.head.detach()[2:], head[2:])  # the ideal's head trained
