@@ -11,7 +11,7 @@ from scipy import stats
 
 from advpretrain.claims.claims import claims_table
 from advpretrain.claims.markdown import claims_markdown
-from advpretrain.claims.simulation import Claims, pair_gaps
+from advpretrain.claims.simulation import pair_gaps
 from advpretrain.claims.table import (
     CONTRADICTED,
     DESCRIPTIVE,
