@@ -188,13 +188,17 @@ def verdict(row: Mapping, rejected: bool, refuted: bool = False) -> tuple[str, s
     ``refuted`` (Holm, the reverse tests)."""
     delta, threshold = row["smallest_effect"], row["_threshold"]
     has_criterion = not np.isnan(threshold)
-    if refuted:
+    if refuted:  # name the reverse tests that fail (their interval lies below)
+        effect_tested = not (_flag(row, "_lower_bound") or isinstance(row.get("_unconverged"),
+                                                                         str))
         failing = []
-        if not (_flag(row, "_lower_bound") or isinstance(row.get("_unconverged"), str)):
+        if effect_tested and row["ci_high"] < delta:
             failing.append(f"the effect is shown below the smallest effect {delta:g}")
-        if has_criterion:
+        if has_criterion and row["criterion_high"] < threshold:
             failing.append(f"{row['criterion']} is shown to fail")
-        return CONTRADICTED, " or ".join(failing) + " (Holm, reverse tests)"
+        if not failing:
+            failing.append("the reverse tests reject")
+        return CONTRADICTED, " and ".join(failing) + " (Holm, reverse tests)"
     missing = []
     if _flag(row, "_lower_bound") and (
             row["ci_high"] < delta or (has_criterion and row["criterion_high"] < threshold)):
