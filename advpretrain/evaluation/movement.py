@@ -18,8 +18,8 @@ from advpretrain.evaluation.core import (
     random_perturbation,
 )
 from advpretrain.evaluation.ensemble import ensemble_spec
-from advpretrain.evaluation.surrogates import SurrogateNets, effective_surrogate
 from advpretrain.model.networks import TwoLayerNets, active_nodes
+from advpretrain.model.surrogates import SurrogateNets, effective_surrogate
 
 
 @dataclass
