@@ -68,8 +68,9 @@ def movement_attack(nets: TwoLayerNets, z: torch.Tensor, eps, norm: str,
     with torch.no_grad():
         moved = torch.bmm(inputs, nets.weight.transpose(1, 2))
         clean = torch.bmm(z, nets.weight.transpose(1, 2))
-    flips = (active_nodes(moved, nets.activation, nets.threshold)
-             != active_nodes(clean, nets.activation, nets.threshold))
+        threshold = nets.node_threshold()
+    flips = (active_nodes(moved, nets.activation, threshold)
+             != active_nodes(clean, nets.activation, threshold))
     return Movement(movement, flips.to(z.dtype).mean(-1), inputs)
 
 

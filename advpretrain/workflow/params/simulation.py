@@ -74,12 +74,15 @@ def objective(task: str) -> str:
 
 
 def architecture(sim: Mapping, activation: str, task_objective: str) -> dict:
-    """Network shape and activation (threshold and score scale only where they are used)."""
+    """Network shape, activation and row constraint (threshold, its mode and score scale only
+    where they are used). Every stage that builds networks gets it; a stage that rebuilds them
+    from a checkpoint reads the checkpoint's copy, checked by its ``model`` fingerprint."""
     net = sim["network"]
     arch = {"d": sim["data"]["d"], "hidden": net["hidden"], "init_scale": net["init_scale"],
-            "activation": activation}
+            "activation": activation, "unit_rows": net["unit_rows"]}
     if activation in THRESHOLDED:
         arch["threshold"] = net["threshold"]
+        arch["threshold_mode"] = net["threshold_mode"]
     if task_objective == "contrastive":
         arch["score_scale"] = net["score_scale"]
     return arch
@@ -260,7 +263,8 @@ def downstream_baselines(config: Mapping, activation: str) -> dict:
         "purified_scale": down["purified_scale"], "heads": _heads(sim),
         "evaluation": _robust_evaluation(sim), "transfer": _transfer(sim),
         "end_to_end": {"attack": sim["pretrain_variants"][e2e["variant"]], "steps": e2e["steps"],
-                       "lr": e2e["lr"], "attack_steps": sim["training"]["attack_steps"]},
+                       "lr": e2e["lr"], "attack_steps": sim["training"]["attack_steps"],
+                       "attack_surrogate": sim["training"]["attack_surrogate"]},
     })
 
 
