@@ -139,11 +139,13 @@ def supervised_subset(job: TwoLayerNets, stored: Mapping, variants: list[dict], 
 
 def attack_frame(nets: TwoLayerNets, task, data: dict, variants: list[dict], n_seeds: int,
                  evaluation: Mapping, generator: torch.Generator, labels: dict,
-                 by_pair_type: bool = False) -> pd.DataFrame:
+                 by_pair_type: bool = False, on_worst_case=None) -> pd.DataFrame:
     """Test accuracy of every network under the paper's attacks over the eps grid (with the
     mean loss), and, where ``evaluation`` has an ``ensemble``, the robust-accuracy sandwich over
     its grid (worst case over the attack ensemble, certified bound, after each adaptive attack;
-    no loss). Tidy; with ``by_pair_type``, separately for similar and dissimilar pairs."""
+    no loss), on the first ``ensemble.samples`` test samples of every network. Tidy; with
+    ``by_pair_type``, separately for similar and dissimilar pairs. ``on_worst_case``: see
+    ``sandwich_grid``."""
     inputs, targets = test_inputs(task, data, len(variants) * n_seeds, n_seeds)
     if "ensemble" in evaluation:  # every row on the same samples, so rows compare per sample
         count = evaluation["ensemble"]["samples"]
@@ -156,7 +158,7 @@ def attack_frame(nets: TwoLayerNets, task, data: dict, variants: list[dict], n_s
         for row in rows:
             paper_correct[row["norm"], row["eps"]].append(row["correct"])
         rows += sandwich_grid(nets, task, inputs, targets, evaluation["ensemble"],
-                              evaluation["pgd_steps"], generator, paper_correct)
+                              evaluation["pgd_steps"], generator, paper_correct, on_worst_case)
     base = label_columns(variants, n_seeds, **labels)
     frames = []
     for row in rows:
