@@ -37,6 +37,9 @@ pd.set_option("display.precision", 3)
 # seed, then mean and standard deviation over seeds. Participation ratio is the effective number
 # of features a node reads; live_share, pure_share (live and purity >= 0.9) and coverage (share
 # of features read by a pure node) are shares of all nodes or features.
+# The mechanism measures (row norms, effective threshold and reachable share; the head's weight
+# on impure and unused nodes; what the attack's breaking points open) are described in
+# docs/replication_notes.md.
 
 # %%
 summary = pd.read_csv(SIM / "summary.csv")

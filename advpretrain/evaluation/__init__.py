@@ -1,6 +1,7 @@
 """Robustness evaluation: the one attack core (``core``: projection, random start, steps, the PGD
 loop, FGM/PGD and the image branch's PGD) and the paper's attack grid (``grid``); for the
-two-layer networks, backward-pass surrogates of the activations (``surrogates``), adaptive PGD
-(``adaptive``), the per-sample worst case over an attack ensemble (``ensemble``), the
-representation-movement attack (``movement``), certified lower bounds by interval propagation
-with Nern et al.'s transfer criterion (``bounds``) and the sandwich of both (``sandwich``)."""
+two-layer networks, adaptive PGD through backward-pass surrogates of the activations
+(``adaptive``; the surrogates are ``model.surrogates``), the per-sample worst case over an attack
+ensemble (``ensemble``), the representation-movement attack (``movement``), certified lower
+bounds by interval propagation with Nern et al.'s transfer criterion (``bounds``) and the
+sandwich of both (``sandwich``)."""

@@ -17,8 +17,8 @@ from advpretrain.evaluation.core import (
     project,
     random_perturbation,
 )
-from advpretrain.evaluation.surrogates import SurrogateNets
 from advpretrain.model.networks import TwoLayerNets
+from advpretrain.model.surrogates import SurrogateNets
 
 SAMPLE_NDIM = 2  # inputs are (N, B, d): networks and samples, norms over d
 CACHE_ELEMENTS = 1 << 21  # hidden-layer elements of a chunk of samples: 8 MiB of float32

@@ -53,8 +53,9 @@ def preactivation_bounds(nets: TwoLayerNets, z: torch.Tensor, eps, norm: str) ->
 
 
 def activation_image(lower: torch.Tensor, upper: torch.Tensor, activation: str,
-                     threshold: float) -> Interval:
-    """[f(lower), f(upper)], elementwise: the exact hull of the activation's image of the interval.
+                     threshold) -> Interval:
+    """[f(lower), f(upper)], elementwise: the exact hull of the activation's image of the interval
+    (``threshold``: a float, or per node, (N, 1, H)).
 
     Every activation here is non-decreasing, the gate too, though it jumps: it is v up to -e, 0 on
     (-e, e) and v from e on. Its image of [l, u] has gaps ([l, u] with |v| >= e, plus 0 where
@@ -67,8 +68,8 @@ def activation_image(lower: torch.Tensor, upper: torch.Tensor, activation: str,
 def hidden_bounds(nets: TwoLayerNets, z: torch.Tensor, eps, norm: str) -> Interval:
     """Interval (float64, (N, B, H)) holding h(z + delta) over the ball."""
     # The threshold as the networks hold it in their dtype (the gate keeps |v| >= that number).
-    threshold = float(torch.tensor(nets.threshold, dtype=nets.weight.dtype))
-    return activation_image(*preactivation_bounds(nets, z, eps, norm), nets.activation, threshold)
+    return activation_image(*preactivation_bounds(nets, z, eps, norm), nets.activation,
+                            nets.held_threshold())
 
 
 def head_margin_bound(nets: TwoLayerNets, z: torch.Tensor, labels: torch.Tensor, eps,

@@ -45,8 +45,8 @@ from advpretrain.evaluation.adaptive import (
     merged_spec,
 )
 from advpretrain.evaluation.core import as_budget, check_norm, project, steepest_step
-from advpretrain.evaluation.surrogates import effective_surrogate, parse_surrogate
 from advpretrain.model.networks import TwoLayerNets
+from advpretrain.model.surrogates import effective_surrogate, parse_surrogate
 
 DEFAULT_CONVERGENCE = {"steps": 25, "restarts": 1, "doublings": 3,
                        "surrogates": ["own", "smooth_0.05", "smooth_0.1", "smooth_0.2",

@@ -33,8 +33,8 @@ from dataclasses import dataclass
 import torch
 
 from advpretrain.evaluation.adaptive import AttackResult, adaptive_pgd, keep_breaking, merged_spec
-from advpretrain.evaluation.surrogates import effective_surrogate, parse_surrogate
 from advpretrain.model.networks import TwoLayerNets
+from advpretrain.model.surrogates import effective_surrogate, parse_surrogate
 
 DEFAULT_ENSEMBLE = {"steps": 50, "restarts": 2,
                     "surrogates": ["own", "ste", "smooth_0.05", "smooth_0.2"],

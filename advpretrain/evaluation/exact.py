@@ -116,22 +116,27 @@ class Decision:
 
 @dataclass
 class _Network:
-    """Network n of a stack, in float64, with what the decisions of its points share."""
+    """Network n of a stack, in float64, with what the decisions of its points share: per node
+    (one threshold for all in the absolute mode, e ||w_h|| in the relative one) its threshold,
+    pieces and jumps."""
 
     nets: TwoLayerNets
     index: int
     weight: np.ndarray  # (H, d)
     head: np.ndarray  # (H,)
-    threshold: float  # as the networks hold it in their dtype
-    pieces: tuple[Piece, ...]
-    jumps: tuple[float, ...]
+    threshold: np.ndarray  # (H,), as the networks hold it in their dtype
+    pieces: tuple[tuple[Piece, ...], ...]  # (H,)
+    jumps: tuple[tuple[float, ...], ...]  # (H,)
 
     @classmethod
     def of(cls, nets: TwoLayerNets, index: int) -> _Network:
-        threshold = float(torch.tensor(nets.threshold, dtype=nets.weight.dtype))
-        pieces, jumps = activation_pieces(nets.activation, threshold)
+        held = nets.held_threshold()
+        threshold = (np.full(nets.weight.shape[1], held) if isinstance(held, float)
+                     else held[index, 0].cpu().numpy())
+        nodes = [activation_pieces(nets.activation, float(e)) for e in threshold]
         return cls(nets, index, nets.weight[index].detach().double().cpu().numpy(),
-                   nets.head[index].detach().double().cpu().numpy(), threshold, pieces, jumps)
+                   nets.head[index].detach().double().cpu().numpy(), threshold,
+                   tuple(pieces for pieces, _ in nodes), tuple(jumps for _, jumps in nodes))
 
     def margin32(self, x: np.ndarray, label: float) -> float:
         """y f(x) by the networks' own forward pass in their dtype (x already in that dtype)."""
@@ -154,13 +159,14 @@ def _intervals(net: _Network, z: torch.Tensor, eps: float, norm: str):
     return lower, upper, centre, rounding
 
 
-def _node_pieces(net: _Network, low: float, high: float, shrink: float) -> list[Piece]:
-    """The pieces met by [low, high], clipped to it; with ``shrink`` > 0 every piece keeps that far
-    from the jumps (the strict search), and pieces left empty are dropped."""
-    kept = []
-    for piece in net.pieces:
-        start = piece.lower + shrink if piece.lower in net.jumps else piece.lower
-        end = piece.upper - shrink if piece.upper in net.jumps else piece.upper
+def _node_pieces(net: _Network, node: int, low: float, high: float, shrink: float
+                 ) -> list[Piece]:
+    """The pieces of ``node`` met by [low, high], clipped to it; with ``shrink`` > 0 every piece
+    keeps that far from the jumps (the strict search), and pieces left empty are dropped."""
+    kept, jumps = [], net.jumps[node]
+    for piece in net.pieces[node]:
+        start = piece.lower + shrink if piece.lower in jumps else piece.lower
+        end = piece.upper - shrink if piece.upper in jumps else piece.upper
         start, end = max(start, low), min(end, high)
         if start <= end:
             kept.append(Piece(start, end, piece.slope, piece.intercept))
@@ -212,7 +218,7 @@ def _program(net: _Network, label: float, radius: float, lower, upper, centre, b
 
     for h in range(n_hidden):
         coefficient = label * net.head[h]
-        pieces = _node_pieces(net, lower[h], upper[h], shrink)
+        pieces = _node_pieces(net, h, lower[h], upper[h], shrink)
         if not pieces:
             feasible = False
             break
@@ -314,7 +320,8 @@ def _counterexample(net: _Network, z: torch.Tensor, label: float, eps: float, no
         return None
     v = net.weight @ fed.astype(np.float64)
     clearance = np.maximum(JUMP_TOLERANCE, 2 * rounding)
-    if any((np.abs(v - jump) < clearance).any() for jump in net.jumps):
+    if any(abs(v[h] - jump) < clearance[h] for h, jumps in enumerate(net.jumps)
+           for jump in jumps):
         return None
     margin = net.margin32(fed, label)
     return (actual, margin) if margin <= 0 else None
@@ -358,7 +365,8 @@ def _decide(net: _Network, z: torch.Tensor, label: float, eps: float, norm: str,
     labels = torch.full(stack.shape[:2], label, dtype=stack.dtype)
     certified = float(head_margin_bound(net.nets, stack, labels, eps, norm)[net.index, 0])
     lower, upper, centre, rounding = _intervals(net, z, eps, norm)
-    unstable = sum(len(_node_pieces(net, lo, hi, 0.0)) > 1 for lo, hi in zip(lower, upper))
+    unstable = sum(len(_node_pieces(net, h, lo, hi, 0.0)) > 1
+                   for h, (lo, hi) in enumerate(zip(lower, upper)))
     if certified > 0:
         return done("robust", "interval", bound=certified, unstable=unstable)
     if attacked is not None:

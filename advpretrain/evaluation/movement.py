@@ -18,8 +18,8 @@ from advpretrain.evaluation.core import (
     random_perturbation,
 )
 from advpretrain.evaluation.ensemble import ensemble_spec
-from advpretrain.evaluation.surrogates import SurrogateNets, effective_surrogate
 from advpretrain.model.networks import TwoLayerNets, active_nodes
+from advpretrain.model.surrogates import SurrogateNets, effective_surrogate
 
 
 @dataclass
@@ -68,8 +68,9 @@ def movement_attack(nets: TwoLayerNets, z: torch.Tensor, eps, norm: str,
     with torch.no_grad():
         moved = torch.bmm(inputs, nets.weight.transpose(1, 2))
         clean = torch.bmm(z, nets.weight.transpose(1, 2))
-    flips = (active_nodes(moved, nets.activation, nets.threshold)
-             != active_nodes(clean, nets.activation, nets.threshold))
+        threshold = nets.node_threshold()
+    flips = (active_nodes(moved, nets.activation, threshold)
+             != active_nodes(clean, nets.activation, threshold))
     return Movement(movement, flips.to(z.dtype).mean(-1), inputs)
 
 

@@ -12,12 +12,12 @@ mean a wrong bound or a wrong attack: the evaluation stops there rather than rep
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 import torch
 
 from advpretrain.evaluation.bounds import certified
-from advpretrain.evaluation.ensemble import worst_case
+from advpretrain.evaluation.ensemble import WorstCase, worst_case
 
 SPEC_KEYS = ("steps", "restarts", "surrogates")
 
@@ -31,11 +31,15 @@ def attack_spec(ensemble: Mapping, paper_pgd_steps: int, surrogates_key: str = "
 
 def sandwich_grid(nets, task, inputs: tuple, labels: torch.Tensor, ensemble: Mapping,
                   paper_pgd_steps: int, generator: torch.Generator,
-                  paper_correct: Mapping[tuple, list] | None = None) -> Iterator[dict]:
+                  paper_correct: Mapping[tuple, list] | None = None,
+                  on_worst_case: Callable[[str, float, WorstCase], None] | None = None
+                  ) -> Iterator[dict]:
     """Rows {"attack", "norm", "eps", "correct": (N, B)} for "worst_case", "certified" and
     "after_<surrogate>". ``paper_correct[(norm, eps)]``: per-sample correctness (N, B) on the
     same samples under attacks run elsewhere (the paper's grid, other random draws); the worst
-    case counts them too, so it never exceeds any attack reported beside it."""
+    case counts them too, so it never exceeds any attack reported beside it.
+    ``on_worst_case(norm, eps, found)``: called at every budget with the ensemble's own verdict
+    and breaking inputs (``ensemble.WorstCase``), for measures of the attack's points."""
     spec = attack_spec(ensemble, paper_pgd_steps)
     paper_correct = paper_correct or {}
     for norm, grid in ensemble["eps_grid"].items():
@@ -45,6 +49,8 @@ def sandwich_grid(nets, task, inputs: tuple, labels: torch.Tensor, ensemble: Map
             # most samples), the paper's attacks still try every sample.
             sure = certified(nets, inputs, labels, eps, norm)
             found = worst_case(nets, task, inputs, labels, eps, norm, spec, generator, proved=sure)
+            if on_worst_case is not None:
+                on_worst_case(norm, float(eps), found)
             robust = found.robust
             for correct in paper_correct.get((norm, float(eps)), ()):
                 robust = robust & correct.bool()

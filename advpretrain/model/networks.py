@@ -2,6 +2,9 @@
 
 A ``TwoLayerNets`` holds N independent networks (one per seed and variant) as stacked tensors, so
 one batched matrix product trains them all; inputs have shape (N, batch, d).
+
+Beyond the paper, two options of the model (``TwoLayerNets``), off by default: a threshold
+relative to each row's norm, and hidden rows kept at unit norm.
 """
 
 from __future__ import annotations
@@ -16,8 +19,12 @@ def gate(v, threshold):
 
     hardshrink keeps |v| > lambda in one fused kernel (several times faster than the masked
     product); lambda is the number of v's dtype just below e, so that |v| = e is kept as the
-    paper says. With e = 0 every v passes with gradient 1, zero included: the identity.
+    paper says. With e = 0 every v passes with gradient 1, zero included: the identity. A
+    threshold per node (a tensor broadcasting against v: the relative mode) takes the masked
+    product, which hardshrink's single lambda cannot express.
     """
+    if torch.is_tensor(threshold):
+        return v * (v.abs() >= threshold)
     if threshold <= 0:
         return v
     edge = torch.tensor(float(threshold), dtype=v.dtype)
@@ -29,7 +36,9 @@ def relu(v, threshold):
 
 
 def symmetric_relu(v, threshold):
-    """relu(v - e) - relu(-v - e), which is softshrink (one fused kernel)."""
+    """relu(v - e) - relu(-v - e), which is softshrink (one fused kernel) for a single e."""
+    if torch.is_tensor(threshold):
+        return F.relu(v - threshold) - F.relu(-v - threshold)
     return F.softshrink(v, threshold)
 
 
@@ -48,6 +57,7 @@ ACTIVATIONS = {
     "tanh": tanh,
     "softplus": softplus,
 }
+THRESHOLD_MODES = ("absolute", "relative")  # TwoLayerNets' threshold_mode
 
 
 def active(hidden: torch.Tensor) -> torch.Tensor:
@@ -62,16 +72,29 @@ def logistic_loss(margin):
 
 
 class TwoLayerNets(nn.Module):
-    """N two-layer networks: hidden layer W (N, H, d), supervised head a (N, H)."""
+    """N two-layer networks: hidden layer W (N, H, d), supervised head a (N, H).
 
-    def __init__(self, weight, head, activation, threshold, score_scale=1.0):
+    threshold_mode: "absolute" (the paper's) compares v = w_h . z with e; "relative" with
+    e ||w_h||, so that node h fires when |w_h . z| >= e ||w_h||: the theory fixes the rows' scale,
+    and a learned row norm of 1.6-3 brings the absolute e within reach of attacks of e / ||w_h||.
+    unit_rows: the hidden rows live on the unit sphere; the initialisation projects them
+    (``project_rows``), and so does ``model.training.train_networks`` after every step.
+    """
+
+    def __init__(self, weight, head, activation, threshold, score_scale=1.0,
+                 threshold_mode="absolute", unit_rows=False):
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}; "
                              f"choose from {sorted(ACTIVATIONS)}")
+        if threshold_mode not in THRESHOLD_MODES:
+            raise ValueError(f"unknown threshold mode {threshold_mode!r}; "
+                             f"choose from {THRESHOLD_MODES}")
         self.activation = activation
         self.threshold = threshold
         self.score_scale = score_scale
+        self.threshold_mode = threshold_mode
+        self.unit_rows = unit_rows
         self.weight = nn.Parameter(weight.clone())
         self.head = nn.Parameter(head.clone())
 
@@ -82,9 +105,33 @@ class TwoLayerNets(nn.Module):
         head = torch.randn(n_models, hidden, generator=generator) / hidden**0.5
         return weight, head
 
+    def node_threshold(self):
+        """Each node's threshold on its pre-activation: e (absolute), or e ||w_h|| (relative) as
+        an (N, 1, H) tensor that broadcasts against the pre-activations (N, batch, H)."""
+        if self.threshold_mode == "absolute":
+            return self.threshold
+        return self.threshold * self.weight.norm(dim=-1).unsqueeze(1)
+
+    def held_threshold(self):
+        """``node_threshold`` as the networks compare against it, in float64 (sound bounds): the
+        absolute e rounded to the networks' dtype, a float; the relative ones, (N, 1, H)."""
+        threshold = self.node_threshold()
+        if torch.is_tensor(threshold):
+            return threshold.detach().double()
+        return float(torch.tensor(threshold, dtype=self.weight.dtype))
+
+    def project_rows(self, moving=None):
+        """Hidden rows onto the unit sphere, those of the networks ``moving`` ((N,) bool; all by
+        default): the others keep their rows bit for bit."""
+        with torch.no_grad():
+            unit = self.weight / self.weight.norm(dim=-1, keepdim=True)
+            if moving is not None:
+                unit = torch.where(moving[:, None, None], unit, self.weight)
+            self.weight.copy_(unit)
+
     def hidden(self, z):
         return ACTIVATIONS[self.activation](torch.bmm(z, self.weight.transpose(1, 2)),
-                                            self.threshold)
+                                            self.node_threshold())
 
     def forward(self, z):
         """Supervised output f(Z) = a^T h(Z), shape (N, batch)."""
@@ -105,9 +152,10 @@ def per_network(tensors, seed_of_networks: torch.Tensor) -> tuple:
     return tuple(t[seed_of_networks] for t in tensors)
 
 
-def active_nodes(v: torch.Tensor, activation: str, threshold: float) -> torch.Tensor:
+def active_nodes(v: torch.Tensor, activation: str, threshold) -> torch.Tensor:
     """Which nodes are on at pre-activations v: |v| >= e (gate), v > e (relu), |v| > e
-    (symmetric relu); tanh and softplus have no threshold, there "on" is the sign v > 0."""
+    (symmetric relu); tanh and softplus have no threshold, there "on" is the sign v > 0. The
+    threshold is a float or per node (``TwoLayerNets.node_threshold``)."""
     if activation == "gate":
         return v.abs() >= threshold
     if activation == "relu":

@@ -2,7 +2,8 @@
 
 Each network (a row of the stacked parameters) has its own seed's data, attack norm and budget:
 a clean network is one with budget 0. Clean and adversarial variants of the same seed see the
-same minibatches, so their comparison is paired.
+same minibatches, so their comparison is paired. The attack follows the networks' own gradient
+(the paper's) or a surrogate's (``surrogates``), on the true forward pass.
 """
 
 import math
@@ -16,6 +17,7 @@ from advpretrain.core.fileio import load_torch, save_torch
 from advpretrain.core.progress import Progress
 from advpretrain.evaluation.core import input_gradients, perturb, pgd_step_size, steepest_step
 from advpretrain.model.optimizers import Adam
+from advpretrain.model.surrogates import SurrogateNets
 
 LOG2 = math.log(2.0)
 
@@ -29,9 +31,14 @@ class Adversary:
     steps: int = 1  # 1: FGM, >1: PGD with random start
     pairs: str = "all"  # contrastive: attack "all", "similar" or "dissimilar" pairs
     members: str = "both"  # contrastive: perturb "both" members or the "first" only
+    # The attack's gradient: "own" (the paper's) or a surrogate's, e.g. "smooth_0.1": the gate's
+    # own gradient cannot see its jump, so the paper's attack misses what crossing it does.
+    surrogate: str = "own"
 
-    def adversarial_inputs(self, loss_fn, inputs, labels, generator):
-        """Inputs moved by each network's own attack; unattacked samples stay where they are."""
+    def adversarial_inputs(self, loss_fn, nets, inputs, labels, generator):
+        """Inputs moved by each network's own attack (loss_fn(nets, *inputs, labels): per-sample
+        losses, ascended through the surrogate's gradient); unattacked samples stay where they
+        are."""
         pair_mask = torch.ones_like(labels)
         if self.pairs == "similar":
             pair_mask = (labels > 0).to(labels.dtype)
@@ -42,7 +49,8 @@ class Adversary:
                    if bool((eps > 0).any())}
         if not budgets:
             return inputs
-        bound = lambda *x: loss_fn(*x, labels)  # noqa: E731
+        view = SurrogateNets(nets, self.surrogate)
+        bound = lambda *x: loss_fn(view, *x, labels)  # noqa: E731
         if self.steps == 1:
             # FGM: one input gradient serves both norms (a network has budget in one of them).
             grads = input_gradients(bound, inputs)
@@ -84,6 +92,8 @@ def train_networks(nets, sample_batch, loss_fn, adversary, *, steps, lr, generat
     exactly at its initialisation (the untrained control), while it is logged like the others.
     layer_trained: optional (N,) 0/1 mask; a network with 0 keeps its hidden layer W where it
     is (a zero gradient: the ideal control's purified layer) while its head trains.
+    With ``nets.unit_rows``, the hidden rows of the networks whose layer trains go back onto the
+    unit sphere after every step (``TwoLayerNets.project_rows``).
     Returns the rows logged (per network loss every ``log_every`` steps, plus callback rows).
     """
     optimizer = Adam(nets.parameters(), lr=lr)
@@ -101,11 +111,12 @@ def train_networks(nets, sample_batch, loss_fn, adversary, *, steps, lr, generat
 
     progress = Progress(label, steps, done_at_start=start, item_name="samples")
     bound = lambda *x: loss_fn(nets, *x)  # noqa: E731
+    moving = _rows_moving(nets, trained, layer_trained)
     if start == 0:
         rows.extend(_log_rows(0, nets, callback))
     for step in range(start, steps):
         inputs, labels = sample_batch(generator)
-        inputs = adversary.adversarial_inputs(bound, inputs, labels, generator)
+        inputs = adversary.adversarial_inputs(loss_fn, nets, inputs, labels, generator)
         per_sample = bound(*inputs, labels)
         losses = per_sample.mean(dim=1)
         check_finite(step, losses)
@@ -114,6 +125,8 @@ def train_networks(nets, sample_batch, loss_fn, adversary, *, steps, lr, generat
         if layer_trained is not None:
             nets.weight.grad.mul_(layer_trained[:, None, None])
         optimizer.step()
+        if moving is not None:
+            nets.project_rows(moving)
         done = step + 1
         if done % log_every == 0 or done == steps:
             rows.append({"step": done, "kind": "train_loss", "values": losses.detach().tolist()})
@@ -132,6 +145,19 @@ def train_networks(nets, sample_batch, loss_fn, adversary, *, steps, lr, generat
     if resume_path is not None and Path(resume_path).exists():
         Path(resume_path).unlink()  # finished: the caller now writes the real outputs
     return rows
+
+
+def _rows_moving(nets, trained, layer_trained):
+    """(N,) bool: the networks whose hidden rows ``unit_rows`` projects after each step, those
+    whose layer trains (the untrained control and a frozen layer stay bit for bit); None without
+    the option or where W is no parameter (a buffer: the heads' frozen layers)."""
+    if not nets.unit_rows or not nets.weight.requires_grad:
+        return None
+    moving = torch.ones(len(nets.weight), dtype=torch.bool, device=nets.weight.device)
+    for mask in (trained, layer_trained):
+        if mask is not None:
+            moving &= mask.to(moving.device) > 0
+    return moving
 
 
 def _log_rows(step, nets, callback):

@@ -64,7 +64,8 @@ def downstream_baselines(settings: Mapping, inputs: Mapping, outputs: Mapping) -
     train_networks(
         initial, minibatch_sampler(inputs_, targets, seed_of_network(n_seeds, n_seeds),
                                    settings["heads"]["batch"]),
-        DOWNSTREAM.loss, job_adversary([attack], n_seeds, e2e["attack_steps"]),
+        DOWNSTREAM.loss, job_adversary([attack], n_seeds, e2e["attack_steps"],
+                                       e2e["attack_surrogate"]),
         steps=e2e["steps"], lr=e2e["lr"], generator=generator,
         label=f"downstream end-to-end {architecture['activation']}",
         log_every=settings["heads"]["log_every"])

@@ -22,7 +22,9 @@ main feature, w_h(t) = (1 - t) w_h + t ||w_h|| s_h M_j(h) (j(h) = argmax_j |C_hj
 so t sweeps the degree of purification from the clean layer (t = 0) to purity 1 (t = 1).
 
 Every output row carries the network's ``mean_purity`` (mean over live nodes) so the studies can
-plot robustness against purification from the CSV alone.
+plot robustness against purification from the CSV alone, and the head's ``head_weight_impure``
+and ``head_weight_unused`` (``model.measures.head_weights``): how much of a head that is not
+robust rests on nodes purification did not reach.
 """
 
 from __future__ import annotations
@@ -36,7 +38,13 @@ from advpretrain.core.seeding import torch_generator
 from advpretrain.core.tables import label_columns
 from advpretrain.evaluation.bounds import movement_bound, transfer_robust
 from advpretrain.evaluation.movement import movement_attack
-from advpretrain.model.measures import feature_coefficients, firing_rates, mean_live_purity
+from advpretrain.model.measures import (
+    feature_coefficients,
+    firing_rates,
+    head_weights,
+    mean_live_purity,
+    node_measures,
+)
 from advpretrain.model.networks import TwoLayerNets, seed_of_network
 from advpretrain.model.tasks import TASKS
 from advpretrain.model.training import train_networks
@@ -78,15 +86,21 @@ def train_heads(weight: torch.Tensor, activation: Mapping, heads: Mapping, data:
 def evaluate_heads(nets: TwoLayerNets, data: dict, variants: list[dict], n_seeds: int,
                    evaluation: Mapping, seed: int, labels: dict) -> pd.DataFrame:
     """Downstream test robustness grid of every network, plus its hidden layer's mean purity
-    over the nodes live on the downstream test inputs."""
+    over the nodes live on the downstream test inputs and its head's weight on the impure and
+    on the unused ones."""
     frame = attack_frame(nets, DOWNSTREAM, data, variants, n_seeds, evaluation,
                          torch_generator(seed), labels)
     inputs, _ = test_inputs(DOWNSTREAM, data, len(nets.weight), n_seeds)
     dictionary = data["dictionary"][seed_of_network(len(nets.weight), n_seeds)]
     with torch.no_grad():
-        purity = mean_live_purity(feature_coefficients(nets.weight, dictionary),
-                                  firing_rates(nets, inputs), evaluation["live_rate"])
+        coefficients = feature_coefficients(nets.weight, dictionary)
+        rates = firing_rates(nets, inputs)
+        purity = mean_live_purity(coefficients, rates, evaluation["live_rate"])
     frame["mean_purity"] = per_row(frame, purity, variants, n_seeds)
+    weights = head_weights(nets.head, node_measures(coefficients)["purity"],
+                           rates >= evaluation["live_rate"], evaluation["pure_threshold"])
+    for name, values in weights.items():
+        frame[name] = per_row(frame, values, variants, n_seeds)
     return frame
 
 

@@ -40,15 +40,19 @@ def initial_networks(architecture: Mapping, n_seeds: int, variants: list[dict],
                      generator: torch.Generator, twin_generator: torch.Generator | None = None
                      ) -> TwoLayerNets:
     """Networks for every variant and seed: the variants of a seed share their initialisation,
-    except the re-seeded control (``"control": "twin"``), drawn from ``twin_generator``."""
+    except the re-seeded control (``"control": "twin"``), drawn from ``twin_generator``; with
+    ``unit_rows``, every network's rows projected onto the unit sphere."""
     shape = (n_seeds, architecture["hidden"], architecture["d"], architecture["init_scale"])
     weight, head = TwoLayerNets.initial_parameters(*shape, generator)
     twin = None
     if any(v.get("control") == "twin" for v in variants):
         twin = TwoLayerNets.initial_parameters(*shape, twin_generator)
     chosen = [twin if v.get("control") == "twin" else (weight, head) for v in variants]
-    return TwoLayerNets(torch.cat([w for w, _ in chosen]), torch.cat([h for _, h in chosen]),
+    nets = TwoLayerNets(torch.cat([w for w, _ in chosen]), torch.cat([h for _, h in chosen]),
                         **activation_of(architecture))
+    if nets.unit_rows:
+        nets.project_rows()
+    return nets
 
 
 def trained_mask(variants: list[dict], n_seeds: int) -> torch.Tensor:
@@ -74,14 +78,20 @@ def place_ideal(nets: TwoLayerNets, variants: list[dict], dictionary: torch.Tens
 
 
 def activation_of(architecture: Mapping) -> dict:
-    """The TwoLayerNets keywords of an architecture (threshold and score scale where used)."""
+    """The TwoLayerNets keywords of an architecture (threshold, its mode and score scale where
+    used): the one place that builds them, so that a checkpoint stores what rebuilds it."""
     return {"activation": architecture["activation"],
             "threshold": architecture["threshold"] if "threshold" in architecture else 0.0,
-            "score_scale": architecture["score_scale"] if "score_scale" in architecture else 1.0}
+            "threshold_mode": (architecture["threshold_mode"] if "threshold_mode" in architecture
+                               else "absolute"),
+            "score_scale": architecture["score_scale"] if "score_scale" in architecture else 1.0,
+            "unit_rows": architecture["unit_rows"]}
 
 
-def job_adversary(variants: list[dict], n_seeds: int, attack_steps: int = 1) -> Adversary:
-    """The training attack of a job's variant-major networks (budget 0: clean training)."""
+def job_adversary(variants: list[dict], n_seeds: int, attack_steps: int = 1,
+                  surrogate: str = "own") -> Adversary:
+    """The training attack of a job's variant-major networks (budget 0: clean training), its
+    gradient the networks' own or ``surrogate``'s."""
     def budgets(norm):
         return torch.tensor([v["eps"] if v["norm"] == norm else 0.0 for v in variants]
                             ).repeat_interleave(n_seeds)
@@ -92,7 +102,7 @@ def job_adversary(variants: list[dict], n_seeds: int, attack_steps: int = 1) -> 
         if len(values) > 1:
             raise ValueError(f"variants of one job must share '{key}', got {sorted(values)}")
     return Adversary(eps_l2=budgets("l2"), eps_linf=budgets("linf"), steps=attack_steps,
-                     **{key: values.pop() for key, values in options.items()})
+                     surrogate=surrogate, **{key: values.pop() for key, values in options.items()})
 
 
 def load_networks(model_path: str, expected_fingerprint: str) -> tuple[TwoLayerNets, dict]:
@@ -129,11 +139,13 @@ def supervised_subset(job: TwoLayerNets, stored: Mapping, variants: list[dict], 
 
 def attack_frame(nets: TwoLayerNets, task, data: dict, variants: list[dict], n_seeds: int,
                  evaluation: Mapping, generator: torch.Generator, labels: dict,
-                 by_pair_type: bool = False) -> pd.DataFrame:
+                 by_pair_type: bool = False, on_worst_case=None) -> pd.DataFrame:
     """Test accuracy of every network under the paper's attacks over the eps grid (with the
     mean loss), and, where ``evaluation`` has an ``ensemble``, the robust-accuracy sandwich over
     its grid (worst case over the attack ensemble, certified bound, after each adaptive attack;
-    no loss). Tidy; with ``by_pair_type``, separately for similar and dissimilar pairs."""
+    no loss), on the first ``ensemble.samples`` test samples of every network. Tidy; with
+    ``by_pair_type``, separately for similar and dissimilar pairs. ``on_worst_case``: see
+    ``sandwich_grid``."""
     inputs, targets = test_inputs(task, data, len(variants) * n_seeds, n_seeds)
     if "ensemble" in evaluation:  # every row on the same samples, so rows compare per sample
         count = evaluation["ensemble"]["samples"]
@@ -146,7 +158,7 @@ def attack_frame(nets: TwoLayerNets, task, data: dict, variants: list[dict], n_s
         for row in rows:
             paper_correct[row["norm"], row["eps"]].append(row["correct"])
         rows += sandwich_grid(nets, task, inputs, targets, evaluation["ensemble"],
-                              evaluation["pgd_steps"], generator, paper_correct)
+                              evaluation["pgd_steps"], generator, paper_correct, on_worst_case)
     base = label_columns(variants, n_seeds, **labels)
     frames = []
     for row in rows:

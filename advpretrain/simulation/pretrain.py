@@ -58,8 +58,8 @@ def pretrain(settings: Mapping, inputs: Mapping, outputs: Mapping, resume=None) 
     model_fingerprint = fingerprint(settings)
     rows = train_networks(
         nets, minibatch_sampler(train_inputs, train_labels, seeds, train["batch"]), task.loss,
-        job_adversary(variants, n_seeds, train["attack_steps"]), steps=train["steps"],
-        lr=train["lr"], generator=generator,
+        job_adversary(variants, n_seeds, train["attack_steps"], train["attack_surrogate"]),
+        steps=train["steps"], lr=train["lr"], generator=generator,
         label=f"pretrain {settings['task']}/{architecture['activation']}",
         log_every=train["log_every"], callback=test_measures,
         resume_path=resume.path if resume else None, resume_every=resume.every if resume else 0,

@@ -48,7 +48,8 @@ def threshold_study(settings: Mapping, inputs: Mapping, outputs: Mapping) -> dic
     train_networks(
         nets, minibatch_sampler(train_inputs, train_labels,
                                 seed_of_network(len(nets.weight), n_seeds), training["batch"]),
-        task.loss, job_adversary(variants, n_seeds, training["attack_steps"]),
+        task.loss, job_adversary(variants, n_seeds, training["attack_steps"],
+                                 training["attack_surrogate"]),
         steps=training["steps"], lr=training["lr"], generator=generator,
         label=f"threshold study e={threshold:g}", log_every=training["log_every"],
         trained=trained_mask(variants, n_seeds))

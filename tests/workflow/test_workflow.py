@@ -79,11 +79,17 @@ def test_dag_builds_every_figure_and_table(workflow_run):
     summary = pd.read_csv(workflow_run / "results/simulation/supervised/gate/summary.csv")
     assert set(summary["measure"]) == {"purity", "participation_ratio", "feature_count",
                                        "functional_purity", "purity_all", "live_share",
-                                       "pure_share", "coverage"}
+                                       "pure_share", "coverage", "row_norm_median",
+                                       "row_norm_p10", "row_norm_p90",
+                                       "effective_threshold_median", "reachable_share",
+                                       "head_weight_impure", "head_weight_unused",
+                                       "lit_absent_share", "moved_present_share"}
     assert summary.groupby(["variant", "measure"]).size().eq(4).all()  # 4 seeds in test.yaml
     robustness = pd.read_csv(workflow_run / "results/simulation/supervised/gate/robustness.csv")
     assert {"attack", "norm", "eps", "accuracy", "loss", "variant", "seed"} <= set(robustness)
     assert robustness["accuracy"].between(0, 1).all()
+    downstream = pd.read_csv(workflow_run / "results/simulation/supervised/gate/downstream.csv")
+    assert {"mean_purity", "head_weight_impure", "head_weight_unused"} <= set(downstream)
 
 
 def test_every_job_records_its_provenance(workflow_run):

@@ -74,12 +74,15 @@ def objective(task: str) -> str:
 
 
 def architecture(sim: Mapping, activation: str, task_objective: str) -> dict:
-    """Network shape and activation (threshold and score scale only where they are used)."""
+    """Network shape, activation and row constraint (threshold, its mode and score scale only
+    where they are used). Every stage that builds networks gets it; a stage that rebuilds them
+    from a checkpoint reads the checkpoint's copy, checked by its ``model`` fingerprint."""
     net = sim["network"]
     arch = {"d": sim["data"]["d"], "hidden": net["hidden"], "init_scale": net["init_scale"],
-            "activation": activation}
+            "activation": activation, "unit_rows": net["unit_rows"]}
     if activation in THRESHOLDED:
         arch["threshold"] = net["threshold"]
+        arch["threshold_mode"] = net["threshold_mode"]
     if task_objective == "contrastive":
         arch["score_scale"] = net["score_scale"]
     return arch
@@ -113,15 +116,21 @@ def _movement(sim: Mapping) -> dict:
             "samples": ensemble["samples"], "surrogates": ensemble["movement_surrogates"]}
 
 
+def _reference_budget(sim: Mapping) -> dict:
+    """The claims' budget, the reference attack's norm and eps (without its attack)."""
+    reference = sim["evaluation"]["reference_attack"]
+    return {"norm": reference["norm"], "eps": reference["eps"]}
+
+
 def _transfer(sim: Mapping) -> dict:
     """Nern et al.'s criterion at the reference attack's norm and eps."""
-    reference = sim["evaluation"]["reference_attack"]
-    return {**_movement(sim), "norm": reference["norm"], "eps": reference["eps"]}
+    return {**_movement(sim), **_reference_budget(sim)}
 
 
 def _robust_evaluation(sim: Mapping, full: bool = True, small: bool = False) -> dict:
-    """What the downstream stages evaluate: the paper's attacks, the sandwich, live nodes."""
-    return {**_evaluation(sim), "ensemble": _ensemble(sim, full, small),
+    """What the downstream stages evaluate: the paper's attacks, the sandwich, live and pure
+    nodes (the heads' weight on impure ones)."""
+    return {**_evaluation(sim, "pure_threshold"), "ensemble": _ensemble(sim, full, small),
             "live_rate": live_rate(sim)}
 
 
@@ -174,8 +183,11 @@ def _model(config: Mapping, task: str, activation: str) -> dict:
 
 
 def evaluate_pretrained(config: Mapping, task: str, activation: str) -> dict:
+    """Node measures and the sandwich; the reference budget for the share of nodes whose
+    threshold it reaches and, in supervised jobs, for the attack's breaking points."""
     sim = config["simulation"]
     return canonical({**_model(config, task, activation), "objective": objective(task),
+                      "reference_budget": _reference_budget(sim),
                       "evaluation": {**_evaluation(sim, "pure_threshold"),
                                      "live_rate": live_rate(sim),
                                      "ensemble": _ensemble(sim, _main_job(sim, task, activation))}})
@@ -260,7 +272,8 @@ def downstream_baselines(config: Mapping, activation: str) -> dict:
         "purified_scale": down["purified_scale"], "heads": _heads(sim),
         "evaluation": _robust_evaluation(sim), "transfer": _transfer(sim),
         "end_to_end": {"attack": sim["pretrain_variants"][e2e["variant"]], "steps": e2e["steps"],
-                       "lr": e2e["lr"], "attack_steps": sim["training"]["attack_steps"]},
+                       "lr": e2e["lr"], "attack_steps": sim["training"]["attack_steps"],
+                       "attack_surrogate": sim["training"]["attack_surrogate"]},
     })
 
 
@@ -287,5 +300,6 @@ def threshold_study(config: Mapping, threshold: str) -> dict:
         "evaluation": {"attacks": ["pgd"], "pgd_steps": sim["evaluation"]["pgd_steps"],
                        "eps_grid": {norm: [0.0, *grid] for norm, grid in eps_grid.items()},
                        "ensemble": {**_ensemble(sim), "eps_grid": eps_grid},
-                       "live_rate": live_rate(sim)},
+                       "live_rate": live_rate(sim),
+                       "pure_threshold": sim["evaluation"]["pure_threshold"]},
     })

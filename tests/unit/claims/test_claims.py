@@ -666,7 +666,12 @@ def test_the_purity_criterion_passes_the_ideal_at_every_width(width):
     coverage criterion passes at H = d, 2d and 4d, while the all-node criterion fails at 4d."""
     import torch
 
-    from advpretrain.model.measures import feature_coefficients, node_measures, summarise_nodes
+    from advpretrain.model.measures import (
+        crossing_distance,
+        feature_coefficients,
+        node_measures,
+        summarise_nodes,
+    )
     from advpretrain.model.networks import TwoLayerNets
 
     d, hidden, samples = 12, 12 * width, 2000
@@ -687,7 +692,10 @@ def test_the_purity_criterion_passes_the_ideal_at_every_width(width):
                           "participation_ratio": measures["participation_ratio"][0].numpy(),
                           "feature_count": measures["feature_count"][0].numpy(),
                           "norm": measures["norm"][0].numpy(), "functional_purity": 1.0,
-                          "live": (rates >= 0.5 * 2 / d).numpy()})
+                          "live": (rates >= 0.5 * 2 / d).numpy(),
+                          "row_norm": weight[0].norm(dim=-1).numpy(),
+                          "effective_threshold": crossing_distance(nets)[0].numpy(),
+                          "reachable": (crossing_distance(nets)[0] <= 0.5).numpy()})
     summary = summarise_nodes(nodes, d, 0.9).set_index("measure")["value"]
     assert min(summary["purity"] - 0.7071, summary["coverage"] - 0.9) >= 0, summary
     # (d + (H - d) p0) / H: 1 at H = d, below 1/sqrt(2) by H = 4d (p0 about 0.6 at d = 12).

@@ -14,8 +14,8 @@ from advpretrain.evaluation.convergence import (
 )
 from advpretrain.evaluation.core import as_budget, random_perturbation
 from advpretrain.evaluation.exact import decide
-from advpretrain.evaluation.surrogates import SurrogateNets
 from advpretrain.model.networks import TwoLayerNets
+from advpretrain.model.surrogates import SurrogateNets
 from advpretrain.model.tasks import TASKS
 
 SUPERVISED = TASKS["supervised"]

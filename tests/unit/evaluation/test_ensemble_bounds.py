@@ -23,13 +23,13 @@ from advpretrain.evaluation.core import perturb
 from advpretrain.evaluation.ensemble import ensemble_plan, ensemble_spec, lowest_margin, worst_case
 from advpretrain.evaluation.grid import attacked_inputs
 from advpretrain.evaluation.movement import movement_attack
-from advpretrain.evaluation.surrogates import (
+from advpretrain.model.networks import ACTIVATIONS, TwoLayerNets
+from advpretrain.model.sparse_coding import DataModel, labelled_sample, orthogonal_dictionary
+from advpretrain.model.surrogates import (
     SurrogateNets,
     effective_surrogate,
     surrogate_activation,
 )
-from advpretrain.model.networks import ACTIVATIONS, TwoLayerNets
-from advpretrain.model.sparse_coding import DataModel, labelled_sample, orthogonal_dictionary
 from advpretrain.model.tasks import TASKS
 from advpretrain.model.training import Adversary, train_networks
 from advpretrain.simulation.jobs import minibatch_sampler

@@ -47,7 +47,10 @@ def test_summary_counts_live_and_pure_nodes_and_covered_features():
         "participation_ratio": 1.0, "feature_count": 1.0,
         "functional_purity": [0.9, 0.7, 0.2, 0.0, 0.0],
         "main_feature": [0, 0, 1, 2, 3],
-        "live": [True, True, True, False, False]})
+        "live": [True, True, True, False, False],
+        "row_norm": [1.0, 2.0, 3.0, 9.0, 9.0],
+        "effective_threshold": [0.3, 0.15, 0.1, 0.03, 0.03],
+        "reachable": [False, False, True, True, True]})
     summary = summarise_nodes(nodes, d=4, pure_threshold=0.9).set_index("measure")["value"]
     assert summary["purity"] == pytest.approx((0.95 + 0.97 + 0.5) / 3)  # live nodes only
     assert summary["purity_all"] == pytest.approx((0.95 + 0.97 + 0.5 + 0.99 + 0.2) / 5)
@@ -55,3 +58,6 @@ def test_summary_counts_live_and_pure_nodes_and_covered_features():
     assert summary["live_share"] == pytest.approx(3 / 5)
     assert summary["pure_share"] == pytest.approx(2 / 5)  # node 3 is pure but not live
     assert summary["coverage"] == pytest.approx(1 / 4)  # both pure live nodes read feature 0
+    assert summary["row_norm_median"] == 2.0  # live nodes only, so are the rest
+    assert summary["effective_threshold_median"] == pytest.approx(0.15)
+    assert summary["reachable_share"] == pytest.approx(1 / 3)

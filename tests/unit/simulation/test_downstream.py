@@ -76,6 +76,8 @@ def test_frozen_nets_train_only_the_head(config):
     clean = frame[frame["eps"] == 0]
     assert (clean["accuracy"] > 0.8).all(), clean  # the purified layer makes Y' linear
     assert np.allclose(frame["mean_purity"], 1.0, atol=1e-5)
+    assert np.allclose(frame["head_weight_impure"], 0.0)  # every node pure
+    assert frame["head_weight_unused"].between(0, 1).all()
     assert set(frame["seed"]) == {0, 1}
     assert {"worst_case", "certified", *stage["evaluation"]["attacks"]} <= set(frame["attack"])
 

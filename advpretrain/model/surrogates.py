@@ -9,13 +9,17 @@ pass, so every value it sees is the network's, and replaces only the gradient:
 - ``"own"``: the network's own gradient (the paper's attack);
 - ``"ste"``: straight-through, the identity's gradient 1 (gate, relu, symmetric relu);
 - ``"smooth_T"`` (e.g. ``"smooth_0.05"``): the gradient of a smooth version at temperature T,
-  in the pre-activation's units (e = 0.3 in the paper's config):
+  in the pre-activation's units (e = 0.3 in the paper's config; e ||w_h|| per node with the
+  relative threshold, ``TwoLayerNets.node_threshold``):
   gate -> v sigmoid((|v| - e) / T), relu -> T softplus((v - e) / T),
   symmetric relu -> T softplus((v - e) / T) - T softplus((-v - e) / T).
 
 tanh and softplus are smooth already, and the gate and the symmetric relu with e = 0 are the
 identity: for these every surrogate IS their own gradient (``effective_surrogate`` says "own", so
 an ensemble runs them once).
+
+The evaluation's adaptive attacks and, where ``simulation.training.attack_surrogate`` asks for
+it, the training adversary (``training.Adversary``) take their gradients here.
 """
 
 from __future__ import annotations
@@ -143,7 +147,8 @@ class SurrogateNets(nn.Module):
         return self.nets.score_scale
 
     def hidden(self, z: torch.Tensor) -> torch.Tensor:
-        return self._activation(torch.bmm(z, self.weight.transpose(1, 2)), self.threshold)
+        return self._activation(torch.bmm(z, self.weight.transpose(1, 2)),
+                                self.nets.node_threshold())
 
     # The true networks' output formulas, applied to the surrogate hidden layer above.
     forward = TwoLayerNets.forward
