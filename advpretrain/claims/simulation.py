@@ -75,7 +75,7 @@ class Claims:
         elif ideal_as == FAILS_FOR_IDEAL:  # the ideal as the clean nets, with no chance control
             self.clean = self.twin = self.ideal
         self.attacks = list(claims["attacks"])
-        self.reference = plain(settings["reference"])
+        self.reference = dict(plain(settings["reference"]))  # a copy: options move it
         if "eps" in self.options:  # the multiverse's evaluation budgets
             self.reference["eps"] = float(self.options["eps"])
         self.inputs = inputs
