@@ -21,9 +21,12 @@ def claims(config: Mapping) -> dict:
                       "reference": {"norm": reference["norm"], "eps": reference["eps"]},
                       "convergence_tolerance": evaluation["convergence"]["tolerance"],
                       "small_budgets": evaluation["small_budgets"],
-                      "budget_grid": evaluation["ensemble"]["eps_grid"],
-                      "adversarial_budget": config["simulation"]["pretrain_variants"][
-                          config["claims"]["adversarial_variant"]],
+                      # The multiverse's evaluation budgets and the budget map's training
+                      # budget: at the reference norm, what the stage reads.
+                      "budget_grid": {reference["norm"]: evaluation["ensemble"]["eps_grid"][
+                          reference["norm"]]},
+                      "adversarial_budget": {"eps": config["simulation"]["pretrain_variants"][
+                          config["claims"]["adversarial_variant"]]["eps"]},
                       "sweep": [{"variant": v["variant"], "norm": v["norm"], "eps": v["eps"]}
                                 for v in variant_table(config["simulation"])
                                 if v["variant"].startswith("sweep_")],
