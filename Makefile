@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-$(shell cat $(SETUP_INPUTS) | sha256sum | cut -c1-16
 CORES ?= all
 SNAKEMAKE := $(BIN)/snakemake --cores $(CORES)
 
-.PHONY: setup lock audit reproduce simulations sensitivity cifar10 test figures dry-run lint report notebooks docs
+.PHONY: setup lock audit reproduce simulations sensitivity mechanism cifar10 test figures dry-run lint report notebooks docs
 
 
 setup: $(STAMP)
@@ -66,6 +66,13 @@ simulations: setup
 # then paper_figures/sensitivity.{md,csv} and the verdict map. Not part of `reproduce`.
 sensitivity: setup
 	$(SNAKEMAKE) sensitivity
+
+# The mechanism study (docs/mechanism.md): the claims C1-C5 at each point of config `mechanism`
+# (a factorial design of training budget, training attack and threshold scale), each point one
+# job as in the sensitivity study; then paper_figures/mechanism.{md,csv} and the figure
+# `mechanism`. Not part of `reproduce`.
+mechanism: setup
+	$(SNAKEMAKE) mechanism
 
 # Everything with CIFAR-10 forced on (a SLURM driver node without a GPU: docs/slurm.md).
 cifar10: setup

@@ -27,7 +27,7 @@ include: "rules/downstream.smk"
 include: "rules/claims.smk"
 include: "rules/figures.smk"
 include: "rules/notebooks.smk"
-include: "rules/sensitivity.smk"
+include: "rules/studies.smk"
 
 
 # Jobs that take seconds run on the machine that drives Snakemake, never as cluster jobs.

@@ -12,7 +12,7 @@ from snakemake.iocontainers import Wildcards
 from advpretrain.workflow import params
 from advpretrain.workflow.code_inputs import code_fingerprints
 from advpretrain.workflow.config import ConfigError, validate_config
-from advpretrain.workflow.figures import PAPER, SENSITIVITY, SENSITIVITY_VERDICTS, figure_files
+from advpretrain.workflow.figures import PAPER, figure_files, study_verdicts
 from advpretrain.workflow.figures import figure_inputs, plot_module, sim_csv as registry_csv
 
 try:

@@ -10,7 +10,7 @@ import jsonschema
 import yaml
 
 from advpretrain.core.errors import UserError
-from advpretrain.workflow.sensitivity import point_config, study_points
+from advpretrain.workflow.studies import STUDIES, design_problems, point_config, study_points
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 
@@ -192,34 +192,27 @@ def _problems(config):
     return problems
 
 
-def _sensitivity_problems(config):
-    """The study's axes are well formed, and every point's config is valid."""
-    study = config["sensitivity"]
-    for axis, keys in study["axes"].items():
-        lengths = {len(values) for values in keys.values()}
-        if len(lengths) > 1:
-            yield (f"config key sensitivity.axes.{axis}: its keys' value lists differ in length "
-                   f"({sorted(lengths)})")
-            return
-    if study["joint"]["points"] and study["joint"]["min_changes"] > len(study["axes"]):
-        yield (f"config key sensitivity.joint.min_changes: {study['joint']['min_changes']} "
-               f"exceeds the number of axes ({len(study['axes'])})")
+def _study_problems(config, study):
+    """A study's design is well formed, and every point's config is valid."""
+    problems = list(design_problems(config, study))
+    if problems:
+        yield from problems
         return
-    for name in study_points(config):
+    for name in study_points(config, study):
         try:
-            point = point_config(config, name)
+            point = point_config(config, name, study)
         except KeyError as error:
-            yield f"config key sensitivity (point {name}): {error.args[0]}"
+            yield f"config key {study} (point {name}): {error.args[0]}"
             continue
-        yield from (f"sensitivity point {name}: {problem}" for problem in _problems(point))
+        yield from (f"{study} point {name}: {problem}" for problem in _problems(point))
 
 
 def validate_config(config):
     """Raise ConfigError listing every invalid key (and those of every point of the
-    sensitivity study); return the config unchanged otherwise."""
+    sensitivity and mechanism studies); return the config unchanged otherwise."""
     problems = _problems(config)
     if not problems:
-        problems = list(_sensitivity_problems(config))
+        problems = [problem for study in STUDIES for problem in _study_problems(config, study)]
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
     return config

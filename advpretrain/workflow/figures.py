@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from advpretrain.workflow.sensitivity import study_points
+from advpretrain.workflow.studies import MECHANISM, SENSITIVITY, point_levels, study_points
 
 RESULTS = "results"
 SIM_DIR = f"{RESULTS}/simulation"
@@ -21,9 +21,20 @@ SIM_DIR = f"{RESULTS}/simulation"
 SUPERVISED_NOTEBOOK, CONTRASTIVE_NOTEBOOK, DOWNSTREAM_NOTEBOOK = (
     "01_supervised_purification", "02_contrastive", "03_downstream")
 BOTH_TASKS = ("supervised", "contrastive")
-# The targets that export figures into paper_figures/.
-PAPER, SENSITIVITY = "paper", "sensitivity"
-SENSITIVITY_VERDICTS = f"{RESULTS}/sensitivity/verdicts.csv"
+# The targets that export figures into paper_figures/: the paper, and each study (its own
+# target: `make sensitivity`, `make mechanism`).
+PAPER = "paper"
+
+
+def study_verdicts(study: str) -> str:
+    """The long table of a study's verdicts (rule <study>_table), which its figures read."""
+    return f"{RESULTS}/{study}/verdicts.csv"
+
+
+SENSITIVITY_VERDICTS = study_verdicts(SENSITIVITY)
+# The mechanism figure's reference budget: a factor whose levels set it is the x axis, the
+# others facet the figure.
+BUDGET_KEY = "simulation.evaluation.reference_attack.eps"
 
 
 def sim_csv(config: Mapping, name: str, tasks=("supervised",), activations=None) -> list[str]:
@@ -41,7 +52,7 @@ class Figure:
     module: str  # advpretrain.figures.<module> holds plot_<name>
     inputs: Callable[[Mapping], dict[str, list[str]]]  # {input name: CSV paths} from the config
     notebooks: tuple[str, ...] = ()
-    target: str = PAPER  # PAPER: `make reproduce` exports it; SENSITIVITY: `make sensitivity`
+    target: str = PAPER  # PAPER: `make reproduce` exports it; a study: `make <study>`
 
 
 FIGURES = {
@@ -96,6 +107,8 @@ FIGURES = {
                               target=SENSITIVITY),
     "sensitivity_effects": Figure("sensitivity", lambda c: {"verdicts": [SENSITIVITY_VERDICTS]},
                                   target=SENSITIVITY),
+    "mechanism": Figure("mechanism", lambda c: {"verdicts": [study_verdicts(MECHANISM)]},
+                        target=MECHANISM),
 }
 
 
@@ -124,6 +137,20 @@ def notebook_figures(notebook: str) -> list[str]:
     return [name for name, spec in FIGURES.items() if notebook in spec.notebooks]
 
 
+def mechanism_facets(config: Mapping) -> dict:
+    """The mechanism figure's points in order with their levels, and its facets: columns by the
+    first factor that does not set the reference budget (the x axis), rows by the others'
+    combinations; the claims' "robust" threshold (a dashed line)."""
+    factors = config[MECHANISM]["factors"]
+    faceted = [factor for factor, levels in factors.items()
+               if not any(BUDGET_KEY in changes for changes in levels.values())]
+    points = {name: {factor: levels[factor] for factor in faceted}
+              for name, levels in point_levels(config).items()}
+    return {"points": points, "columns": faceted[:1], "rows": faceted[1:],
+            "levels": {factor: list(factors[factor]) for factor in faceted},
+            "robust": config["claims"]["protocol"]["robust"]}
+
+
 def figure_settings(config: Mapping, name: str) -> dict:
     """What figure ``name`` reads of the config (its variant order, the reference attack...)."""
     sim = config["simulation"]
@@ -134,7 +161,7 @@ def figure_settings(config: Mapping, name: str) -> dict:
     # Summary figures quote the ensemble's worst case at the reference budget, the truth the
     # paper's attack overstates.
     worst = {"reference_attack": {**paper, "attack": "worst_case"}}
-    points = list(study_points(config))
+    points = list(study_points(config, SENSITIVITY))
     figures = {
         "purity_distribution": {"variants": list(dict.fromkeys(main + contrastive)),
                                 "d": sim["data"]["d"]},
@@ -163,6 +190,8 @@ def figure_settings(config: Mapping, name: str) -> dict:
         "sensitivity_map": {"points": points},
         "sensitivity_effects": {"points": points},
     }
+    if name == "mechanism":
+        return mechanism_facets(config)
     return figures[name]
 
 

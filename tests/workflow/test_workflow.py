@@ -357,6 +357,44 @@ def test_the_sensitivity_study_runs_the_claims_pipeline_at_each_point(workflow_r
     assert not any(rules.values()), rules
 
 
+def test_the_mechanism_study_runs_the_claims_pipeline_at_each_listed_point(tmp_path):
+    """`snakemake mechanism` on the test config's two listed points of its 2 x 2 x 2 grid (the
+    paper's model at budget 0.25; PGD-3 through the smoothed gate, unit rows, budget 0.5): each
+    point's run takes its levels' settings, the end-to-end baseline included; the table gives
+    every row's verdict at both points and where it is restored; the figure is exported; every
+    stage, the points' own included, reads exactly its settings. Needs no main build."""
+    records = tmp_path / "records"
+    run_snakemake(tmp_path, "mechanism", env={RECORD_ENV: str(records)})
+    study = tmp_path / "results" / "mechanism"
+    points = ["budget=0.25,attack=fgm,threshold=absolute",
+              "budget=0.5,attack=pgd3_smooth,threshold=unit"]
+    assert sorted(path.name for path in study.iterdir() if path.is_dir()) == points
+    moved = yaml.safe_load((study / points[1] / "run" / "config.yaml").read_text())
+    assert moved["simulation"]["training"]["attack_steps"] == 3
+    assert moved["simulation"]["training"]["attack_surrogate"] == "smooth_0.1"
+    assert moved["simulation"]["network"]["unit_rows"] is True
+    assert moved["simulation"]["pretrain_variants"]["fgm_l2"]["eps"] == 0.5
+    assert moved["simulation"]["evaluation"]["reference_attack"]["eps"] == 0.5
+    assert moved["mechanism"]["factors"] == {} and moved["sensitivity"]["axes"] == {}
+    assert (study / points[1] / "run" / "results" / "simulation" / "baselines" / "gate"
+            / "downstream.csv").exists()
+    summary = pd.read_csv(tmp_path / "paper_figures" / "mechanism.csv")
+    assert len(summary) >= 15 and not summary["claim"].str.startswith("C6").any()
+    assert {"restored_at", "not_restored_at", *points} <= set(summary.columns)
+    controls = summary[summary["claim"] == "control+"]
+    assert (controls["restored_at"] == ", ".join(points)).all(), controls
+    verdicts = pd.read_csv(study / "verdicts.csv")
+    assert set(verdicts["budget"]) == {0.25, 0.5} and set(verdicts["point"]) == set(points)
+    assert "| P2 | budget=0.5,attack=pgd3_smooth,threshold=unit |" in (
+        tmp_path / "paper_figures" / "mechanism.md").read_text()
+    assert (tmp_path / "paper_figures" / "mechanism.png").stat().st_size > 10_000
+    rules = {json.loads(path.read_text())["rule"]: json.loads(path.read_text())["unread"]
+             for path in records.glob("*.json")}
+    assert {"mechanism_point", "mechanism_table", "pretrain", "downstream_baselines",
+            "claims"} <= set(rules)
+    assert not any(rules.values()), rules
+
+
 def test_positive_control_is_supported(workflow_run):
     """The pipeline can say yes where the answer is yes by construction: a clean head on the
     perfectly purified layer, and on the blend study's pure end, is robust at the small budgets

@@ -21,6 +21,8 @@ from advpretrain.workflow.params.reports import (
     claims,
     figure,
     images_off_reason,
+    mechanism_point,
+    mechanism_table,
     run_notebook,
     sensitivity_point,
     sensitivity_table,
@@ -63,5 +65,5 @@ __all__ = [
     "downstream_baselines", "downstream_blend", "threshold_study", "images_data",
     "images_source", "images_options", "images_pretrain", "images_linear", "images_evaluate",
     "images_report", "images_external", "claims", "images_off_reason", "figure", "run_notebook",
-    "sensitivity_point", "sensitivity_table",
+    "sensitivity_point", "sensitivity_table", "mechanism_point", "mechanism_table",
 ]

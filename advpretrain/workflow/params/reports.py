@@ -9,7 +9,16 @@ from advpretrain.core.canonical import canonical
 from advpretrain.workflow.figures import figure_settings
 from advpretrain.workflow.image_branch import branch_enabled
 from advpretrain.workflow.params.simulation import variant_table
-from advpretrain.workflow.sensitivity import CENTRE, point_axes, point_config, study_points
+from advpretrain.workflow.studies import (
+    CENTRE,
+    MECHANISM,
+    SENSITIVITY,
+    point_axes,
+    point_budget,
+    point_config,
+    point_levels,
+    study_points,
+)
 
 
 def claims(config: Mapping) -> dict:
@@ -21,9 +30,12 @@ def claims(config: Mapping) -> dict:
                       "reference": {"norm": reference["norm"], "eps": reference["eps"]},
                       "convergence_tolerance": evaluation["convergence"]["tolerance"],
                       "small_budgets": evaluation["small_budgets"],
-                      "budget_grid": evaluation["ensemble"]["eps_grid"],
-                      "adversarial_budget": config["simulation"]["pretrain_variants"][
-                          config["claims"]["adversarial_variant"]],
+                      # The multiverse's evaluation budgets and the budget map's training
+                      # budget: at the reference norm, what the stage reads.
+                      "budget_grid": {reference["norm"]: evaluation["ensemble"]["eps_grid"][
+                          reference["norm"]]},
+                      "adversarial_budget": {"eps": config["simulation"]["pretrain_variants"][
+                          config["claims"]["adversarial_variant"]]["eps"]},
                       "sweep": [{"variant": v["variant"], "norm": v["norm"], "eps": v["eps"]}
                                 for v in variant_table(config["simulation"])
                                 if v["variant"].startswith("sweep_")],
@@ -51,8 +63,8 @@ def run_notebook(config: Mapping) -> dict:
 
 
 def sensitivity_point(config: Mapping, point: str) -> dict:
-    """The point's name and the whole config its run takes (workflow.sensitivity)."""
-    return canonical({"point": point, "config": point_config(config, point)})
+    """The point's name and the whole config its run takes (workflow.studies)."""
+    return canonical({"point": point, "config": point_config(config, point, SENSITIVITY)})
 
 
 def sensitivity_table(config: Mapping) -> dict:
@@ -61,6 +73,24 @@ def sensitivity_table(config: Mapping) -> dict:
     return canonical({
         "centre": CENTRE,
         "points": [{"name": name, "changes": changes, "axes": point_axes(config, changes)}
-                   for name, changes in study_points(config).items()],
-        "study": config["sensitivity"]["study"],
+                   for name, changes in study_points(config, SENSITIVITY).items()],
+        "study": config[SENSITIVITY]["study"],
+        "excluded_claims": ["C6"]})
+
+
+def mechanism_point(config: Mapping, point: str) -> dict:
+    """The point's name and the whole config its run takes (workflow.studies)."""
+    return canonical({"point": point, "config": point_config(config, point, MECHANISM)})
+
+
+def mechanism_table(config: Mapping) -> dict:
+    """The factors and the points in order, with their levels, what they change and their
+    claims' budget; the study's own changes; the claims the study does not vary (C6)."""
+    levels = point_levels(config)
+    return canonical({
+        "factors": list(config[MECHANISM]["factors"]),
+        "points": [{"name": name, "levels": levels[name], "changes": changes,
+                    "budget": point_budget(config, name, MECHANISM)}
+                   for name, changes in study_points(config, MECHANISM).items()],
+        "study": config[MECHANISM]["study"],
         "excluded_claims": ["C6"]})

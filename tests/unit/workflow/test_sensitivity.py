@@ -1,4 +1,5 @@
-"""The sensitivity study: its points, their configs, the table of their verdicts and its figures."""
+"""The studies: the sensitivity study's points, their configs, the table of their verdicts and its
+figures; the mechanism study's factorial and restricted points, their configs and table."""
 
 from __future__ import annotations
 
@@ -9,12 +10,20 @@ import pytest
 import yaml
 from conftest import REPO
 
-from advpretrain.claims.sensitivity import sensitivity_table
+from advpretrain.claims.studies import mechanism_table, sensitivity_table
+from advpretrain.figures.mechanism import plot_mechanism
 from advpretrain.figures.sensitivity import plot_sensitivity_effects, plot_sensitivity_map
 from advpretrain.workflow import params
 from advpretrain.workflow.config import ConfigError, validate_config
-from advpretrain.workflow.figures import PAPER, SENSITIVITY, exported
-from advpretrain.workflow.sensitivity import CENTRE, point_config, study_points
+from advpretrain.workflow.figures import PAPER, exported, figure_settings
+from advpretrain.workflow.studies import (
+    CENTRE,
+    MECHANISM,
+    SENSITIVITY,
+    point_config,
+    point_levels,
+    study_points,
+)
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +54,9 @@ def test_a_point_config_is_the_config_with_the_study_and_its_own_changes(paper_c
     assert config["simulation"]["eps_sweep"]["values"] == []  # sensitivity.study
     assert not config["images"]["digits"]["enabled"] and not config["images"]["cifar10"]["enabled"]
     assert config["sensitivity"]["axes"] == {} and config["sensitivity"]["joint"]["points"] == 0
+    assert config["mechanism"]["factors"] == {} and "points" not in config["mechanism"]
     validate_config(config)
-    assert study_points(config) == {CENTRE: {}}
+    assert study_points(config) == {CENTRE: {}} and study_points(config, MECHANISM) == {}
 
 
 def test_a_bad_axis_is_refused_naming_the_point_and_the_key(paper_config):
@@ -65,7 +75,9 @@ def test_a_bad_axis_is_refused_naming_the_point_and_the_key(paper_config):
 
 def test_the_paper_and_the_study_export_their_own_figures():
     assert {"sensitivity_map", "sensitivity_effects"} == set(exported(SENSITIVITY))
-    assert not set(exported(PAPER)) & set(exported(SENSITIVITY))
+    assert exported(MECHANISM) == ["mechanism"]
+    targets = [set(exported(target)) for target in (PAPER, SENSITIVITY, MECHANISM)]
+    assert not (targets[0] & targets[1] or targets[0] & targets[2] or targets[1] & targets[2])
 
 
 def _claims(rows):
@@ -124,3 +136,158 @@ def test_the_table_counts_where_each_verdict_holds_and_where_it_breaks(tmp_path)
                              tmp_path / "effects")
     assert all((tmp_path / f"{stem}.{ext}").stat().st_size > 1000
                for stem in ("map", "effects") for ext in ("pdf", "png"))
+
+
+# The mechanism study.
+
+FACTORS = {
+    "budget": {"0.1": {"simulation.evaluation.reference_attack.eps": 0.1,
+                       "simulation.evaluation.ensemble.movement_eps_grid.l2": [0.1, 0.2]},
+               "0.2": {"simulation.evaluation.reference_attack.eps": 0.2}},
+    "attack": {"fgm": {"simulation.training.attack_steps": 1},
+               "pgd10": {"simulation.training.attack_steps": 10}},
+    "threshold": {"absolute": {"simulation.network.unit_rows": False},
+                  "relative": {"simulation.network.threshold_mode": "relative"},
+                  "unit": {"simulation.network.unit_rows": True}},
+}
+
+
+def _with_factors(config, factors=FACTORS, points=None):
+    config = copy.deepcopy(config)
+    config["mechanism"]["factors"] = copy.deepcopy(factors)
+    config["mechanism"].pop("points", None)
+    if points is not None:
+        config["mechanism"]["points"] = points
+    return config
+
+
+def test_the_mechanism_points_are_the_full_factorial_grid(paper_config):
+    config = _with_factors(paper_config)
+    points = study_points(config, MECHANISM)
+    assert len(points) == 2 * 2 * 3
+    assert list(points)[:4] == ["budget=0.1,attack=fgm,threshold=absolute",
+                                "budget=0.1,attack=fgm,threshold=relative",
+                                "budget=0.1,attack=fgm,threshold=unit",
+                                "budget=0.1,attack=pgd10,threshold=absolute"]
+    assert points["budget=0.2,attack=pgd10,threshold=unit"] == {
+        "simulation.evaluation.reference_attack.eps": 0.2,
+        "simulation.training.attack_steps": 10, "simulation.network.unit_rows": True}
+    assert point_levels(config)["budget=0.2,attack=fgm,threshold=relative"] == {
+        "budget": "0.2", "attack": "fgm", "threshold": "relative"}
+
+
+def test_listed_points_restrict_the_grid_in_their_order(paper_config):
+    config = _with_factors(paper_config, points=["threshold=unit,attack=pgd10,budget=0.2",
+                                                 "budget=0.1,attack=fgm,threshold=absolute"])
+    validate_config(config)
+    assert list(study_points(config, MECHANISM)) == ["budget=0.2,attack=pgd10,threshold=unit",
+                                                     "budget=0.1,attack=fgm,threshold=absolute"]
+
+
+def test_the_paper_mechanism_design_covers_every_level_at_the_paper_budget(paper_config):
+    levels = point_levels(paper_config)
+    factors = paper_config["mechanism"]["factors"]
+    assert len(levels) <= 12 and set(factors) == {"budget", "attack", "threshold"}
+    at_paper = [point for point in levels.values() if point["budget"] == "0.2"]
+    for factor in ("attack", "threshold"):
+        assert {point[factor] for point in at_paper} == set(factors[factor]), factor
+    at_small = {(point["attack"], point["threshold"]) for point in levels.values()
+                if point["budget"] == "0.1"}
+    assert at_small == {(a, t) for a in ("fgm", "pgd10_smooth") for t in ("absolute", "unit")}
+    config = point_config(paper_config, "budget=0.1,attack=pgd10_smooth,threshold=unit", MECHANISM)
+    sim = config["simulation"]
+    assert sim["pretrain_variants"]["fgm_l2"]["eps"] == 0.1
+    assert sim["contrastive"]["variants"]["fgm_l2"]["eps"] == 0.1
+    assert sim["evaluation"]["reference_attack"]["eps"] == 0.1
+    assert sim["training"]["attack_steps"] == 10
+    assert sim["training"]["attack_surrogate"] == "smooth_0.1"
+    assert sim["network"]["unit_rows"] and sim["network"]["threshold_mode"] == "absolute"
+    assert sim["eps_sweep"]["values"] == [] and sim["evaluation"]["exact"]["variants"] == []
+    assert not config["images"]["digits"]["enabled"]
+    assert config["sensitivity"]["axes"] == {} and config["mechanism"]["factors"] == {}
+    assert paper_config["simulation"]["training"]["attack_steps"] == 1  # left alone
+
+
+@pytest.mark.parametrize("points, message", [
+    (["budget=0.3,attack=fgm,threshold=unit"],
+     r"mechanism.points: point 'budget=0.3,attack=fgm,threshold=unit': '0.3' is not a level "
+     r"of factor budget"),
+    (["budget=0.1,atack=fgm,threshold=unit"], r"'atack' is not a factor"),
+    (["budget=0.1,attack=fgm"], r"'budget=0.1,attack=fgm': sets no level of factor\(s\) "
+                                r"threshold"),
+    (["budget=0.1,attack=fgm,attack=pgd10,threshold=unit"], r"factor attack is set twice"),
+    (["budget=0.1,attack=fgm,threshold=unit", "attack=fgm,budget=0.1,threshold=unit"],
+     r"listed more than once"),
+])
+def test_a_bad_listed_point_is_refused_naming_it(paper_config, points, message):
+    with pytest.raises(ConfigError, match=message):
+        validate_config(_with_factors(paper_config, points=points))
+
+
+def test_a_bad_level_is_refused_naming_the_point_and_the_key(paper_config):
+    factors = copy.deepcopy(FACTORS)
+    factors["attack"]["pgd10"] = {"simulation.training.atack_steps": 10}
+    with pytest.raises(ConfigError, match=r"config key mechanism \(point budget=0.1,attack=pgd10,"
+                                          r"threshold=absolute\): simulation.training.atack_steps"):
+        validate_config(_with_factors(paper_config, factors))
+    factors["attack"]["pgd10"] = {"simulation.training.attack_steps": 0}
+    with pytest.raises(ConfigError, match=r"mechanism point budget=0.1,attack=pgd10,"
+                                          r"threshold=absolute: config key "
+                                          r"simulation.training.attack_steps"):
+        validate_config(_with_factors(paper_config, factors))
+    factors["attack"]["pgd10"] = {"simulation.network.unit_rows": True}
+    with pytest.raises(ConfigError, match=r"simulation.network.unit_rows is set by more than one "
+                                          r"factor \(attack, threshold\)"):
+        validate_config(_with_factors(paper_config, factors))
+    factors = copy.deepcopy(FACTORS)
+    factors["budget"]["0.3"] = {"simulation.evaluation.reference_attack.eps": 0.3}
+    with pytest.raises(ConfigError, match=r"mechanism point budget=0.3,attack=fgm,"
+                                          r"threshold=absolute: .*reference_attack.eps"):
+        validate_config(_with_factors(paper_config, factors))
+
+
+def test_the_mechanism_table_says_where_each_row_is_restored(tmp_path, paper_config):
+    tables = {
+        "budget=0.2,attack=fgm,threshold=absolute": [
+            ("C1", "supervised", 0.3, "supported"),
+            ("C2", "supervised, worst_case", 0.0, "contradicted"),
+            ("C5", "downstream after supervised pre-training, worst_case", 0.0, "inconclusive"),
+            ("C6-digits", "digits", 0.2, "supported")],
+        "budget=0.1,attack=pgd10,threshold=unit": [
+            ("C1", "supervised", 0.01, "inconclusive"),
+            ("C2", "supervised, worst_case", 0.3, "supported"),
+            ("C5", "downstream after supervised pre-training, worst_case", 0.2, "supported")],
+    }
+    paths, points = [], []
+    for name, rows in tables.items():
+        paths.append(str(tmp_path / f"{len(paths)}.csv"))
+        frame = _claims(rows)
+        frame["criterion_estimate"] = [0.3 + 0.1 * index for index in range(len(frame))]
+        frame["criterion_low"], frame["criterion_high"] = frame["criterion_estimate"] - 0.05, 0.9
+        frame.to_csv(paths[-1], index=False)
+        levels = dict(part.split("=") for part in name.split(","))
+        points.append({"name": name, "levels": levels, "changes": {"x.y": 1},
+                       "budget": float(levels["budget"])})
+    settings = {"factors": ["budget", "attack", "threshold"], "points": points,
+                "study": {"simulation.eps_sweep.values": []}, "excluded_claims": ["C6"]}
+    outputs = {name: str(tmp_path / f"out_{name}") for name in ("verdicts", "csv", "md")}
+    mechanism_table(settings, {"points": paths}, outputs)
+    summary = pd.read_csv(outputs["csv"]).set_index("claim")
+    assert list(summary.index) == ["C1", "C2", "C5"]
+    assert summary.loc["C2", "restored_at"] == "budget=0.1,attack=pgd10,threshold=unit"
+    assert summary.loc["C2", "not_restored_at"] == ("budget=0.2,attack=fgm,threshold=absolute "
+                                                    "(contradicted)")
+    assert summary.loc["C1", "budget=0.1,attack=pgd10,threshold=unit"] == "inconclusive"
+    page = (tmp_path / "out_md").read_text()
+    assert "| C2 | supervised, worst_case |" in page
+    assert "| P2 (1 of 2) | P1 (contradicted) |" in page
+    assert "| P1 | budget=0.2,attack=fgm,threshold=absolute | 0.2 | fgm | absolute | 0.2 |" in page
+    verdicts = pd.read_csv(outputs["verdicts"])
+    assert set(verdicts["budget"]) == {0.1, 0.2} and "criterion_estimate" in verdicts
+    assert set(verdicts["levels"]) == {"budget=0.2; attack=fgm; threshold=absolute",
+                                       "budget=0.1; attack=pgd10; threshold=unit"}
+    config = _with_factors(paper_config, points=list(tables))
+    figure = figure_settings(config, "mechanism")
+    assert figure["columns"] == ["attack"] and figure["rows"] == ["threshold"]
+    plot_mechanism({"verdicts": [outputs["verdicts"]]}, figure, tmp_path / "mechanism")
+    assert all((tmp_path / f"mechanism.{ext}").stat().st_size > 1000 for ext in ("pdf", "png"))
