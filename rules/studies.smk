@@ -56,7 +56,9 @@ for study in STUDIES:
             settings=point_settings(study),
             threads=lambda wildcards, threads: threads,
         script:
-            f"../scripts/{study}_point.py"
+            # Snakemake evaluates a script path twice: here, and again when the job runs, by
+            # which time `study` is the loop's last; there the job's rule name is a local.
+            f"../scripts/{locals().get('rule', f'{study}_point')}.py"
 
     rule:
         name:
@@ -81,7 +83,7 @@ for study in STUDIES:
             code=code(f"{study}_table"),
             settings=getattr(params, f"{study}_table")(config),
         script:
-            f"../scripts/{study}_table.py"
+            f"../scripts/{locals().get('rule', f'{study}_table')}.py"
 
     # The registry's figures of the study's target, as export_figures does the paper's.
     rule:
