@@ -8,13 +8,23 @@ SETUP_INPUTS := requirements/dev.lock requirements/job.lock requirements/nodeps.
 	requirements/pip.txt
 STAMP := $(VENV)/.installed-$(shell cat $(SETUP_INPUTS) | sha256sum | cut -c1-16)
 CORES ?= all
-SNAKEMAKE := $(BIN)/snakemake --cores $(CORES)
+# One configuration and one profile for every target: `make figures` after `make reproduce` must
+# see the same settings, or it reruns what they feed. CONFIG: one file or a base and its overlays
+# (config/README.md); PROFILE: a workflow profile, e.g. profiles/slurm (docs/slurm.md).
+CONFIG ?= config/config.yaml
+PROFILE ?=
+PROFILE_FLAG := $(if $(PROFILE),--workflow-profile $(PROFILE))
+RUN := $(BIN)/snakemake --cores $(CORES) $(PROFILE_FLAG)
+# --configfile takes every word after it: targets go before it.
+CONFIG_FLAG := --configfile $(CONFIG)
+REPORT := $(BIN)/snakemake --report results/report.html $(PROFILE_FLAG) $(CONFIG_FLAG)
 
-.PHONY: setup lock audit reproduce simulations sensitivity mechanism cifar10 test figures dry-run lint report notebooks docs
+.PHONY: help setup lock audit reproduce simulations sensitivity mechanism cifar10 test figures dry-run lint report notebooks docs
 
+help: ## every target, one line each (the text after `##` on its line)
+	@awk -F ':.*## ' '/^[a-z0-9-]+:.*## /{printf "%-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-setup: $(STAMP)
-
+setup: $(STAMP) ## the pinned environment in .venv/, when missing or out of date
 # .venv: the dev lock (job packages + Snakemake, tests, linters), then torchattacks without its
 # stale pins (requirements/nodeps.txt), then this package, editable, without dependencies, built
 # by the locked setuptools. The editable install is a .pth file that puts the checkout on sys.path
@@ -36,14 +46,14 @@ $(STAMP): $(SETUP_INPUTS)
 
 # requirements/{dev,job}.lock from requirements/{dev,job}.in, then envs/{workflow,dev}.yaml from
 # the locks; only pip (tools/lock.py). Commit the results; the next `make` re-installs .venv.
-lock:
+lock: ## regenerate requirements/*.lock and envs/*.yaml from requirements/*.in
 	$(PYTHON) tools/lock.py
 
 # The pinned packages (requirements/) against a vulnerability database, with pip-audit from its
 # own .venv-audit (requirements/audit.txt); tools/audit.py says plainly when no vulnerability
 # service is reachable (nothing checked: exit 2), a known vulnerability exits 1.
 AUDIT_BIN := .venv-audit/bin
-audit:
+audit: ## the pinned packages against a vulnerability database
 	test -x $(AUDIT_BIN)/python || $(PYTHON) -m venv .venv-audit
 	$(AUDIT_BIN)/python -m pip install --quiet --require-hashes -r requirements/pip.txt
 	$(AUDIT_BIN)/python -m pip install --quiet --require-hashes -r requirements/audit.txt
@@ -51,60 +61,60 @@ audit:
 
 # Everything: CIFAR-10 only where a GPU is visible (images.cifar10.enabled: auto); on a CPU
 # host the simulations, the digits branch, the figures, the claims and the report.
-reproduce: setup
-	$(SNAKEMAKE)
-	$(BIN)/snakemake --report results/report.html
+reproduce: setup ## the paper: every result, figure, the claims table and the report
+	$(RUN) $(CONFIG_FLAG)
+	$(REPORT)
 
 # Everything a CPU can do, even where a GPU is visible: the simulations (C1-C5), the digits
 # branch (C6 on real images), their figures and the claims table; no CIFAR-10.
-CPU_ONLY := --configfile config/config.yaml config/cpu_only.yaml
-simulations: setup
-	$(SNAKEMAKE) $(CPU_ONLY)
+simulations: setup ## everything a CPU can do, even where a GPU is visible (no CIFAR-10)
+	$(RUN) --configfile $(CONFIG) config/cpu_only.yaml
 
 # The sensitivity study (docs/sensitivity.md): the claims C1-C5 at each point of config
 # `sensitivity`, each point one job running this workflow's claims pipeline with its own config;
 # then paper_figures/sensitivity.{md,csv} and the verdict map. Not part of `reproduce`.
-sensitivity: setup
-	$(SNAKEMAKE) sensitivity
+sensitivity: setup ## the sensitivity study (docs/sensitivity.md; not part of reproduce)
+	$(RUN) sensitivity $(CONFIG_FLAG)
 
 # The mechanism study (docs/mechanism.md): the claims C1-C5 at each point of config `mechanism`
 # (a factorial design of training budget, training attack and threshold scale), each point one
 # job as in the sensitivity study; then paper_figures/mechanism.{md,csv} and the figure
 # `mechanism`. Not part of `reproduce`.
-mechanism: setup
-	$(SNAKEMAKE) mechanism
+mechanism: setup ## the mechanism study (docs/mechanism.md; not part of reproduce)
+	$(RUN) mechanism $(CONFIG_FLAG)
 
-# Everything with CIFAR-10 forced on (a SLURM driver node without a GPU: docs/slurm.md).
-cifar10: setup
-	$(SNAKEMAKE) --configfile config/config.yaml config/cifar10_on.yaml
+# Everything with CIFAR-10 forced on, e.g. from a SLURM driver node without a GPU:
+# `make cifar10 PROFILE=profiles/slurm` (docs/slurm.md).
+cifar10: setup ## everything with CIFAR-10 forced on (a SLURM driver: PROFILE=profiles/slurm)
+	$(RUN) --configfile $(CONFIG) config/cifar10_on.yaml
 
 # Staged: lint and dry runs (seconds), then unit tests, then the workflow tests (minutes); a
 # stage that fails stops the rest.
-test: setup
+test: setup ## the test suite: lint and dry runs, unit tests, workflow tests
 	$(BIN)/python -m pytest -m lint
 	$(BIN)/python -m pytest -m "not lint and not workflow and not slurm"
 	$(BIN)/python -m pytest -m "workflow or slurm"
 
 # After changing a plot: the figures and the claims table (only what changed reruns).
-figures: setup
-	$(SNAKEMAKE) export_figures results/claims.csv $(CPU_ONLY)
+figures: setup ## after a plot change: the figures and the claims table, only what changed
+	$(RUN) export_figures results/claims.csv $(CONFIG_FLAG)
 
-dry-run: setup
-	$(SNAKEMAKE) --dry-run
+dry-run: setup ## what reproduce would run, without running it
+	$(RUN) --dry-run $(CONFIG_FLAG)
 
-lint: setup
+lint: setup ## the lint stage of the tests alone (seconds)
 	$(BIN)/python -m pytest -m lint
 
-# results/report.html: every figure and table with its caption (report/); runs what is missing.
-report: setup
-	$(SNAKEMAKE)
-	$(BIN)/snakemake --report results/report.html
+# results/report.html: every figure and table with its caption (report/), from a finished build
+# (`make reproduce` writes it too).
+report: setup ## results/report.html from a finished build
+	$(REPORT)
 
 # results/notebooks/*.html: the notebooks/ walk-throughs executed on this run's results.
-notebooks: setup
-	$(SNAKEMAKE) notebooks
+notebooks: setup ## the notebooks/ walk-throughs executed on this build's results
+	$(RUN) notebooks $(CONFIG_FLAG)
 
 # docs/config_reference.md from schemas/config.schema.yaml; the cost table in docs/cifar10.md.
-docs: setup
+docs: setup ## regenerate docs/config_reference.md and the cost table of docs/cifar10.md
 	$(BIN)/python -m advpretrain.workflow.config_docs
 	$(BIN)/python -m advpretrain.images.cost_table

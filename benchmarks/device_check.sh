@@ -7,6 +7,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=${PYTHON:-python3}
+# One line, not a traceback, when the interpreter lacks what the check imports.
+if ! "$python" -c "import numpy, pandas, torch" 2>/dev/null; then
+    echo "device_check.sh: $python lacks numpy, pandas or torch; give a Python that has them," \
+        "e.g. PYTHON=.venv/bin/python after make setup" >&2
+    exit 2
+fi
 if compgen -G ".whl/*.whl" >/dev/null; then
     site=$(mktemp -d)
     "$python" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \

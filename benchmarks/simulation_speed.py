@@ -38,7 +38,7 @@ def synthetic_data(config):
 def train(stage, data, variants, steps):
     """One batched job over ``variants`` x the seeds present in ``data``; returns seconds.
 
-    stage: the supervised pre-training job's settings (``advpretrain.settings.pretrain``)."""
+    stage: the supervised pre-training job's settings (``advpretrain.workflow.params.pretrain``)."""
     n_seeds = data["pretrain_train_y"].shape[0]
     generator = torch_generator(0)
     nets = simulation.initial_networks(stage["architecture"], n_seeds, variants, generator,

@@ -1,3 +1,4 @@
-"""Building blocks every other area uses: errors a user can act on, atomic and
-byte-reproducible file I/O with provenance, seeding, progress lines, tidy-table helpers,
-statistics over seeds, canonical settings."""
+"""Building blocks every other area uses: errors a user can act on (``errors``), atomic and
+byte-reproducible file I/O with provenance (``fileio``), seeding (``seeding``), progress lines
+(``progress``), tidy-table helpers (``tables``), statistics over seeds (``statistics``) and
+canonical settings (``canonical``)."""

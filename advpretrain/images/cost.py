@@ -1,8 +1,8 @@
 """Cost model of the real-image jobs: FLOPs from the settings, GPU time at a stated utilisation.
 
 torch-free (the Snakefile prints it before any job starts) and result-neutral (it changes no
-output: ``advpretrain.workflow.RESULT_NEUTRAL``). ``advpretrain.images.cost_table`` turns it into
-the per-job table that the workflow prints and that docs/cifar10.md carries.
+output: ``advpretrain.workflow.code_inputs.RESULT_NEUTRAL``). ``advpretrain.images.cost_table``
+turns it into the per-job table that the workflow prints and that docs/cifar10.md carries.
 
 What is counted (``F`` = forward FLOPs of one image through the network, convolutions and linear
 layers, as ``advpretrain.images.architecture`` lists them):

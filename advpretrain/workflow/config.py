@@ -182,7 +182,48 @@ def _schema_errors(config):
     return sorted(kept, key=lambda e: list(map(str, e.absolute_path)))
 
 
+def _as_number(text, types):
+    """``text`` read as the schema's number or integer, or None: a YAML 1.1 reader gives "1e-3"
+    as a string, and Snakemake's --config gives nested values as strings."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return None
+    if "integer" in types and value.is_integer():
+        return int(value)
+    return value if "number" in types else None
+
+
+def _coerce_numbers(config):
+    """Replace, in place, each string where the schema wants a number by that number."""
+    for error in _schema_errors(config):
+        types = error.validator_value if error.validator == "type" else None
+        types = [types] if isinstance(types, str) else types or []
+        value = None
+        if isinstance(error.instance, str) and error.absolute_path:
+            value = _as_number(error.instance.strip(), types)
+        if value is not None:
+            *parents, last = error.absolute_path
+            container = config
+            for part in parents:
+                container = container[part]
+            container[last] = value
+
+
+def _overlay_alone(config):
+    """One line for an overlay given without its base config (most top-level sections missing)."""
+    missing = [key for key in load_schema()["required"] if key not in config]
+    if len(missing) > 1:
+        return [f"the config lacks the sections {', '.join(missing)}: an overlay needs its base "
+                "config first, e.g. --configfile config/config.yaml <overlay.yaml>"]
+    return []
+
+
 def _problems(config):
+    problems = _overlay_alone(config)
+    if problems:
+        return problems
+    _coerce_numbers(config)
     problems = [f"config key {_key(error.absolute_path)}: {error.message}"
                 for error in _schema_errors(config)]
     problems += [f"config key {_key(path)}: {value} is not a finite number"
@@ -209,7 +250,8 @@ def _study_problems(config, study):
 
 def validate_config(config):
     """Raise ConfigError listing every invalid key (and those of every point of the
-    sensitivity and mechanism studies); return the config unchanged otherwise."""
+    sensitivity and mechanism studies); return the config otherwise, with each number written
+    as a string (YAML 1.1's "1e-3", Snakemake's --config) turned into a number in place."""
     problems = _problems(config)
     if not problems:
         problems = [problem for study in STUDIES for problem in _study_problems(config, study)]

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import TEST_CONFIG, planned_jobs, planned_rules, run_snakemake
+from make_commands import make_snakemake_commands
 
 from advpretrain.workflow.code_inputs import code_modules
 from advpretrain.workflow.run import RECORD_ENV
@@ -213,6 +214,15 @@ def test_runtime_options_rerun_nothing(dry_run_after):
                                                       cpu_max_hours=5)
         config["simulation"]["training"]["resume_every"] = 7
     assert "Nothing to be done" in dry_run_after(options)
+
+
+def test_make_figures_after_the_build_plans_nothing(workflow_run, repo_copy):
+    """`make figures` runs what `make reproduce` ran, with the same CONFIG: on a finished build it
+    has nothing to do (it once added config/cpu_only.yaml and reran the claims)."""
+    (figures,) = make_snakemake_commands("figures", CONFIG=str(TEST_CONFIG))
+    result = run_snakemake(workflow_run, "--dry-run", *figures.targets, repo=repo_copy,
+                           configfile=list(figures.configfile))
+    assert "Nothing to be done" in result.stdout, result.stdout[-3000:]
 
 
 def test_cpu_overlay_plans_no_cifar_job(tmp_path):

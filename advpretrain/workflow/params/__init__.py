@@ -1,9 +1,10 @@
 """The params builder of every rule: ``params.<rule>(config, wildcards...)`` builds, from the
 validated config, exactly the settings that rule's stage reads (a canonical dict), and the rule
-passes it as its ``settings`` param. Snakemake reruns a job when its params change, so a config
-change reruns exactly the jobs whose settings it changes. The builders live here, apart from the
-stages, one module per branch: ``simulation`` (C1-C5), ``images`` (C6), ``reports`` (claims,
-figures, notebooks). A builder has its rule's name; no other name of the package repeats one.
+passes it as its params entry "settings". Snakemake reruns a job when its params change, so a
+config change reruns exactly the jobs whose settings it changes. The builders live here, apart from
+the stages, one module per branch: ``simulation`` (C1-C5), ``images`` (C6), ``reports`` (claims,
+figures, notebooks, the studies); ``common`` holds the params that must not trigger reruns. A
+builder has its rule's name; no other name of the package repeats one.
 """
 
 from advpretrain.workflow.params.common import untracked

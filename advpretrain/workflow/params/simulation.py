@@ -33,7 +33,7 @@ CONTRASTIVE_TASKS = ("contrastive", *PAIR_ATTACK_TASKS)
 PRETRAIN_TASKS = ("supervised", *CONTRASTIVE_TASKS)
 
 
-# Activations that read the threshold e (advpretrain.networks.ACTIVATIONS).
+# Activations that read the threshold e (advpretrain.model.networks.ACTIVATIONS).
 THRESHOLDED = ("gate", "relu", "symmetric_relu")
 
 

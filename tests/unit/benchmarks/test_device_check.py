@@ -97,3 +97,16 @@ def test_failing_and_overrunning_sections_are_recorded(tmp_path, monkeypatch):
     assert sections["autoattack"]["status"] == "ok"
     assert report["autoattack"] == {"available": False,
                                     "reason": "No module named 'pyautoattack'"}
+
+
+def test_a_python_without_the_check_s_imports_is_refused_in_one_line(tmp_path):
+    blocked = tmp_path / "blocked" / "pandas"
+    blocked.mkdir(parents=True)
+    (blocked / "__init__.py").write_text("raise ImportError('no pandas here')\n")
+    env = {**os.environ, "PYTHON": sys.executable, "OUT": str(tmp_path),
+           "PYTHONPATH": str(blocked.parent)}
+    result = subprocess.run(["bash", str(REPO / "benchmarks" / "device_check.sh"), "--tiny"],
+                            cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "PYTHON=.venv/bin/python" in result.stderr
+    assert not (tmp_path / "device_check.json").exists()

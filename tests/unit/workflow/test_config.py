@@ -2,7 +2,7 @@ import copy
 
 import pytest
 import yaml
-from conftest import run_snakemake
+from conftest import TEST_CONFIG, run_snakemake
 
 from advpretrain.workflow.config import ConfigError, validate_config
 
@@ -82,3 +82,35 @@ def test_unexpected_key_beside_a_branch_is_still_refused(test_config):
     test_config["images"]["cifar10"]["colour"] = "blue"
     with pytest.raises(ConfigError, match=r"config key images.cifar10: .*'colour' was unexpected"):
         validate_config(test_config)
+
+
+def test_numbers_written_as_strings_are_read_as_numbers(test_config, tmp_path):
+    """YAML 1.1 reads `lr: 1e-3` as a string, Snakemake's --config hands nested values over as
+    strings: where the schema wants a number, a string that reads as one is that number."""
+    test_config["simulation"]["training"]["lr"] = "1e-3"
+    test_config["simulation"]["seeds"] = "2"
+    test_config["simulation"]["evaluation"]["eps_grid"]["l2"][0] = " 0.05 "
+    validate_config(test_config)
+    assert test_config["simulation"]["training"]["lr"] == 0.001
+    assert test_config["simulation"]["seeds"] == 2 and isinstance(
+        test_config["simulation"]["seeds"], int)
+    assert test_config["simulation"]["evaluation"]["eps_grid"]["l2"][0] == 0.05
+    # What does not read as the schema's type is still refused by its key.
+    test_config["simulation"]["seeds"] = "2.5"
+    with pytest.raises(ConfigError, match="config key simulation.seeds: '2.5' is not of type"):
+        validate_config(test_config)
+
+
+def test_a_number_on_snakemake_s_command_line_is_accepted(tmp_path):
+    result = run_snakemake(tmp_path, "--dry-run", "--config",
+                           "simulation={training: {lr: 0.5}}", check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "This was a dry-run" in result.stdout
+
+
+def test_an_overlay_given_alone_is_refused_in_one_line():
+    overlay = yaml.safe_load(open(TEST_CONFIG.parent / "cpu_only.yaml"))
+    with pytest.raises(ConfigError) as refused:
+        validate_config(overlay)
+    lines = str(refused.value).splitlines()
+    assert len(lines) == 2 and "--configfile config/config.yaml <overlay.yaml>" in lines[1]
