@@ -12,6 +12,8 @@ from advpretrain.claims.table import (
     CONTRADICTED,
     DESCRIPTIVE,
     INCONCLUSIVE,
+    INDICATIVE,
+    NOT_EVALUATED,
     POSITIVE_CONTROL,
     SUPPORTED,
     UNTESTABLE,
@@ -145,6 +147,73 @@ def _map_lines(cells: pd.DataFrame | None) -> list[str]:
     return lines
 
 
+# The rows that decide a claim: the others are shown, not deciding (or not run).
+NOT_DECIDING = (DESCRIPTIVE, NOT_EVALUATED, INDICATIVE)
+
+
+def claim_answers(frame: pd.DataFrame) -> pd.DataFrame:
+    """One answer per claim and setting (the claim and the first part of the scope, e.g. C5
+    after supervised pre-training), from its deciding rows: *contradicted* when one of them is
+    (a part of the claim is shown false), *supported* when all are, *untestable* when all are,
+    *partly supported* when some are supported and none contradicted, *inconclusive*
+    otherwise. The row that decides: the first contradicted one, else the first not supported
+    one, else the first. Columns: claim, setting, answer, rows (each deciding row's scope and
+    verdict), reason, evidence, scope (the deciding row's). A claim with no deciding row but
+    one not evaluated (C6 without a GPU) is *not evaluated*, with that row's reason."""
+    deciding = frame[~frame["verdict"].isin(NOT_DECIDING) & (frame["claim"] != POSITIVE_CONTROL)]
+    answers = []  # in the table's order: a claim evaluated, then the ones that were not
+    setting = deciding["scope"].str.split(",").str[0]
+    for (claim, where), rows in deciding.groupby([deciding["claim"], setting], sort=False):
+        verdicts = rows["verdict"]
+        if (verdicts == CONTRADICTED).any():
+            answer, decider = CONTRADICTED, rows[verdicts == CONTRADICTED].iloc[0]
+        elif (verdicts == SUPPORTED).all():
+            answer, decider = SUPPORTED, rows.iloc[0]
+        elif (verdicts == UNTESTABLE).all():
+            answer, decider = UNTESTABLE, rows.iloc[0]
+        else:
+            answer = "partly supported" if (verdicts == SUPPORTED).any() else INCONCLUSIVE
+            decider = rows[verdicts != SUPPORTED].iloc[0]
+        answers.append({
+            "claim": claim, "setting": where, "answer": answer,
+            "rows": "; ".join(f"{r.scope.removeprefix(where).lstrip(', ') or 'main'}: "
+                              f"{r.verdict}" for r in rows.itertuples()),
+            "reason": decider["reason"], "evidence": decider["evidence"],
+            "scope": decider["scope"]})
+    unevaluated = frame[(frame["verdict"] == NOT_EVALUATED) & (frame["claim"] != POSITIVE_CONTROL)]
+    for row in unevaluated.itertuples():
+        if row.claim not in set(deciding["claim"]):  # a claim this run could not evaluate
+            answers.append({"claim": row.claim, "setting": row.scope, "answer": NOT_EVALUATED,
+                            "rows": "", "reason": row.reason, "evidence": "",
+                            "scope": row.scope})
+    return pd.DataFrame(answers, columns=["claim", "setting", "answer", "rows", "reason",
+                                          "evidence", "scope"])
+
+
+def _answer_lines(frame: pd.DataFrame, holds: Mapping) -> list[str]:
+    answers = claim_answers(frame)
+    control = frame[frame["claim"] == POSITIVE_CONTROL]["verdict"]
+    lines = ["## The answer, claim by claim", "",
+             "One line per claim and setting, from its deciding rows in the table below: "
+             "*contradicted* when one of them is (a part of the claim is shown false), "
+             "*supported* when all are, *partly supported* when some are and none is "
+             "contradicted, *untestable* when all are, *inconclusive* otherwise; the reason and "
+             "evidence are those of the row that decides (the first contradicted, else the "
+             "first not supported). *Holds under*: that row's analysis choices that support it "
+             "(paper_figures/multiverse.md); other settings: paper_figures/sensitivity.md.", "",
+             "| claim | setting | answer | because | evidence | holds under | rows |",
+             "|---|---|---|---|---|---|---|"]
+    for row in answers.itertuples(index=False):
+        answer = (row.answer if row.answer in (INCONCLUSIVE, NOT_EVALUATED)
+                  else f"**{row.answer}**")
+        lines.append(f"| {row.claim} | {row.setting} | {answer} | {row.reason} | "
+                     f"{row.evidence} | {holds.get((row.claim, row.scope), '')} | {row.rows} |")
+    if len(control):
+        lines += ["", f"Positive control (the pipeline, not the paper): "
+                  f"{int((control == SUPPORTED).sum())} of {len(control)} rows supported."]
+    return lines + [""]
+
+
 def claims_markdown(frame: pd.DataFrame, settings: Mapping,
                     by_budget: pd.DataFrame | None = None,
                     admissible: pd.DataFrame | None = None,
@@ -163,6 +232,9 @@ def claims_markdown(frame: pd.DataFrame, settings: Mapping,
               for r in holds_under(by_choice).itertuples(index=False)})
     lines = [
         "# Claims reproduced by this run",
+        "",
+        *_answer_lines(frame, holds),
+        "## The table",
         "",
         "Written by the workflow (rule `claims`) from its CSV outputs, by the protocol v3 of "
         "docs/claims_protocol.md (its text and config committed before the code that computes "

@@ -76,6 +76,7 @@ def test_dag_builds_every_figure_and_table(workflow_run):
             "budget_map.png", "multiverse.png"} <= figures
     claims = (workflow_run / "paper_figures" / "claims.md").read_text()
     assert "known answer" in claims and "## Admissible budgets" in claims
+    assert claims.index("## The answer, claim by claim") < claims.index("## The table")
     assert "## Training budget x evaluation budget" in claims
     summary = pd.read_csv(workflow_run / "results/simulation/supervised/gate/summary.csv")
     assert set(summary["measure"]) == {"purity", "participation_ratio", "feature_count",

@@ -10,7 +10,7 @@ from conftest import REPO
 from scipy import stats
 
 from advpretrain.claims.claims import claims_table
-from advpretrain.claims.markdown import claims_markdown
+from advpretrain.claims.markdown import claim_answers, claims_markdown
 from advpretrain.claims.simulation import pair_gaps
 from advpretrain.claims.table import (
     CONTRADICTED,
@@ -437,7 +437,10 @@ def test_missing_inputs_are_reported_not_dropped(tmp_path, config):
 def test_markdown_lists_every_row(tmp_path, config):
     table = claims_table(config, paper_like(tmp_path))
     text = claims_markdown(table, config["claims"])
-    assert text.count("\n| C") + text.count("\n| control+ |") == len(table)
+    answers, rows = text.split("\n## The table\n")
+    assert rows.count("\n| C") + rows.count("\n| control+ |") == len(table)
+    assert "## The answer, claim by claim" in answers
+    assert answers.count("\n| C") == len(claim_answers(table))
     assert "**supported**" in text and "not evaluated" in text and "Holm" in text
     assert "Power:" in text and "descriptive" in text
 
@@ -700,3 +703,29 @@ def test_the_purity_criterion_passes_the_ideal_at_every_width(width):
     assert min(summary["purity"] - 0.7071, summary["coverage"] - 0.9) >= 0, summary
     # (d + (H - d) p0) / H: 1 at H = d, below 1/sqrt(2) by H = 4d (p0 about 0.6 at d = 12).
     assert (summary["purity_all"] >= 0.7071) == (width < 4), summary["purity_all"]
+
+
+def test_a_claim_s_answer_comes_from_its_deciding_rows():
+    """Contradicted when one deciding row is, supported when all are, partly supported when some
+    are and none contradicted; descriptive rows and the positive control decide nothing."""
+    def rows(*verdicts, claim="C2", setting="supervised"):
+        return [{"claim": claim, "scope": f"{setting}, row {i}", "verdict": verdict,
+                 "reason": f"reason {i}", "evidence": "e"} for i, verdict in enumerate(verdicts)]
+    frame = pd.DataFrame(
+        rows(SUPPORTED, CONTRADICTED, INCONCLUSIVE, claim="C1")
+        + rows(SUPPORTED, DESCRIPTIVE, SUPPORTED, claim="C2")
+        + rows(SUPPORTED, INCONCLUSIVE, claim="C5", setting="after supervised")
+        + rows(INCONCLUSIVE, UNTESTABLE, claim="C5", setting="after contrastive")
+        + rows(UNTESTABLE, claim="C3") + rows(CONTRADICTED, claim="control+")
+        + [{"claim": "C6", "scope": "CIFAR-10", "verdict": NOT_EVALUATED,
+            "reason": "no GPU", "evidence": ""}])
+    answers = claim_answers(frame).set_index(["claim", "setting"])
+    assert answers.loc[("C1", "supervised"), "answer"] == CONTRADICTED
+    assert answers.loc[("C1", "supervised"), "reason"] == "reason 1"
+    assert answers.loc[("C2", "supervised"), "answer"] == SUPPORTED
+    assert answers.loc[("C5", "after supervised"), "answer"] == "partly supported"
+    assert answers.loc[("C5", "after supervised"), "reason"] == "reason 1"
+    assert answers.loc[("C5", "after contrastive"), "answer"] == INCONCLUSIVE
+    assert answers.loc[("C3", "supervised"), "answer"] == UNTESTABLE
+    assert answers.loc[("C6", "CIFAR-10"), "answer"] == NOT_EVALUATED
+    assert "control+" not in answers.index.get_level_values("claim")
