@@ -12,7 +12,8 @@ from snakemake.iocontainers import Wildcards
 from advpretrain.workflow import params
 from advpretrain.workflow.code_inputs import code_fingerprints
 from advpretrain.workflow.config import ConfigError, validate_config
-from advpretrain.workflow.figures import PAPER, figure_files, study_verdicts
+from advpretrain.workflow.figures import PAPER, PAPER_FIGURES, RESULTS, figure_category
+from advpretrain.workflow.figures import figure_files, study_verdicts
 from advpretrain.workflow.figures import figure_inputs, plot_module, sim_csv as registry_csv
 
 try:
@@ -22,8 +23,6 @@ except ConfigError as error:
 
 SIM = config["simulation"]
 SEEDS = list(range(SIM["seeds"]))
-RESULTS = "results"
-PAPER_FIGURES = "paper_figures"
 SCRIPTS = os.path.join(workflow.basedir, "scripts")
 # Final targets, and the figures: {name: {input name: CSV paths}}, from the figure registry
 # (advpretrain.workflow.figures: each figure's plot function, inputs and settings, declared once).

@@ -28,19 +28,17 @@ rule figure:
         "../scripts/figure.py"
 
 
-EXPORTED = figure_files(PAPER_FIGURES, PAPER)
-# In the report (`snakemake --report`): the PNG of each figure, captioned by its name.
-REPORT_CATEGORY = "Theory simulations (C1-C5)"
+EXPORTED = figure_files(PAPER_FIGURES, PAPER, config)
 
 
 rule export_figures:
     input:
-        figures=figure_files(f"{RESULTS}/figures", PAPER),
-        provenance=provenance("export_figures", figure_files(f"{RESULTS}/figures", PAPER)),
+        figures=figure_files(f"{RESULTS}/figures", PAPER, config),
+        provenance=provenance("export_figures", figure_files(f"{RESULTS}/figures", PAPER, config)),
     output:
         [
             (
-                reported(path, os.path.basename(path)[: -len(".png")], REPORT_CATEGORY)
+                reported(path, os.path.basename(path)[: -len(".png")], figure_category(path))
                 if path.endswith(".png")
                 else path
             )

@@ -146,7 +146,8 @@ rule images_evaluate:
         "../scripts/images_evaluate.py"
 
 
-# One report rule per data set: each has its own captions (report/captions/<dataset>_*.rst).
+# One report rule per data set (its tables; its figure is the registry's <dataset>_results): each
+# has its own captions (report/captions/<dataset>_*.rst).
 for IMAGE_DATASET in IMAGES:
 
     rule:
@@ -154,8 +155,6 @@ for IMAGE_DATASET in IMAGES:
             f"images_report_{IMAGE_DATASET}"
         input:
             metrics=image_jobs(IMAGE_DATASET, rules.images_evaluate.output.metrics),
-            robustness=image_jobs(IMAGE_DATASET, rules.images_evaluate.output.robustness),
-            purification=image_jobs(IMAGE_DATASET, rules.images_evaluate.output.purification),
             pretrain_meta=image_jobs(IMAGE_DATASET, rules.images_pretrain.output.meta),
             linear_meta=image_jobs(IMAGE_DATASET, rules.images_linear.output.meta),
             evaluate_meta=image_jobs(IMAGE_DATASET, rules.images_evaluate.output.meta),
@@ -166,18 +165,12 @@ for IMAGE_DATASET in IMAGES:
         output:
             per_seed=f"{IMAGE_DIR}/{IMAGE_DATASET}/per_seed.csv",
             table_csv=reported(
-                f"{PAPER_FIGURES}/{IMAGE_DATASET}_table.csv",
+                image_table(IMAGE_DATASET),
                 f"{IMAGE_DATASET}_table",
                 IMAGE_CATEGORY[IMAGE_DATASET],
             ),
             table_md=f"{PAPER_FIGURES}/{IMAGE_DATASET}_table.md",
             table_tex=f"{PAPER_FIGURES}/{IMAGE_DATASET}_table.tex",
-            figure_pdf=f"{PAPER_FIGURES}/{IMAGE_DATASET}_results.pdf",
-            figure_png=reported(
-                f"{PAPER_FIGURES}/{IMAGE_DATASET}_results.png",
-                f"{IMAGE_DATASET}_results",
-                IMAGE_CATEGORY[IMAGE_DATASET],
-            ),
             meta=f"{IMAGE_DIR}/{IMAGE_DATASET}/report.json",
         log:
             f"{RESULTS}/logs/images/{IMAGE_DATASET}/report.log",

@@ -3,6 +3,7 @@
 from advpretrain.images.cost_table import describe as describe_cost
 from advpretrain.workflow.image_branch import VARIANTS as IMAGE_VARIANTS
 from advpretrain.workflow.image_branch import branch_enabled
+from advpretrain.workflow.figures import IMAGE_CATEGORY, image_table
 
 IMAGES = config["images"]
 IMAGE_DIR = f"{RESULTS}/images"
@@ -10,7 +11,6 @@ IMAGES_ON = [dataset for dataset, section in IMAGES.items() if branch_enabled(se
 IMAGE_JOB = f"{IMAGE_DIR}/{{dataset}}/{{variant}}/seed{{seed}}"
 IMAGE_DATASET_NAMES = "|".join(IMAGES)
 IMAGE_VARIANT_NAMES = "|".join(IMAGE_VARIANTS)
-IMAGE_CATEGORY = {"cifar10": "CIFAR-10 (C6)", "digits": "Digits (C6 on a CPU)"}
 
 
 def image_resource(rule_name, key="runtime"):

@@ -90,9 +90,9 @@ for study in STUDIES:
         name:
             f"export_{study}_figures"
         input:
-            figures=figure_files(f"{RESULTS}/figures", study),
+            figures=figure_files(f"{RESULTS}/figures", study, config),
             provenance=provenance(
-                f"export_{study}_figures", figure_files(f"{RESULTS}/figures", study)
+                f"export_{study}_figures", figure_files(f"{RESULTS}/figures", study, config)
             ),
         output:
             [
@@ -105,7 +105,7 @@ for study in STUDIES:
                     if path.endswith(".png")
                     else path
                 )
-                for path in figure_files(PAPER_FIGURES, study)
+                for path in figure_files(PAPER_FIGURES, study, config)
             ],
         log:
             f"{RESULTS}/logs/figures/export_{study}.log",
@@ -126,4 +126,4 @@ for study in STUDIES:
             study
         input:
             getattr(rules, f"{study}_table").output,
-            figure_files(PAPER_FIGURES, study),
+            figure_files(PAPER_FIGURES, study, config),

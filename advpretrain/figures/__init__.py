@@ -3,6 +3,7 @@ drawn by ``plot_X`` in the module the registry names (``advpretrain.workflow.fig
 ``figure`` is the stage, ``style`` the shared look and the byte-reproducible ``save``. The
 modules, by what they draw: pre-trained layers (``pretrained``), robustness (``robustness``),
 downstream heads (``downstream``), contrastive pairs (``contrastive``), verdicts, the multiverse
-and the budget map (``verdicts``), the studies (``sensitivity``, ``mechanism``); ``run_notebook``
+and the budget map (``verdicts``), the studies (``sensitivity``, ``mechanism``), the real images
+(``images``); ``run_notebook``
 executes the notebooks/ walk-throughs.
 """

@@ -1,5 +1,6 @@
 """A data set's per-seed table (what the claims are computed from), its summary table (CSV,
-Markdown, LaTeX: mean and t-interval over seeds) and its figure.
+Markdown, LaTeX: mean and t-interval over seeds); the figure is the registry's
+(``advpretrain.figures.images``).
 
 per-seed table: one row per (downstream task, variant, seed) with the clean, PGD and AutoAttack
 accuracy of the clean linear head, AutoAttack's per-attack breakdown, the purification measure,
@@ -10,7 +11,6 @@ epoch) and the time the three stages took.
 import json
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
@@ -18,10 +18,9 @@ from advpretrain.core import fileio
 from advpretrain.core.canonical import plain
 from advpretrain.core.statistics import t_interval
 from advpretrain.core.tables import read_csvs
-from advpretrain.figures.style import save
 from advpretrain.images.datasets import spec
+from advpretrain.workflow.image_branch import ACCURACIES
 
-ACCURACIES = {"clean_accuracy": "clean", "pgd_accuracy": "PGD", "autoattack_accuracy": "AutoAttack"}
 TIME_COLUMNS = ["gpu_minutes", "wall_minutes", "device"]
 
 
@@ -143,54 +142,9 @@ def latex(summary, text):
                       *body, r"\bottomrule", r"\end{tabular}"]) + "\n"
 
 
-def results_figure(summary, grid, units, variants, title, stem):
-    """Accuracy per variant and downstream task (error bars: the t-interval), PGD accuracy over
-    the eps grid, and how many classes drive each penultimate unit."""
-    tasks = list(dict.fromkeys(summary["downstream_task"]))
-    fig, axes = plt.subplots(1, len(tasks) + 2, figsize=(4.2 * (len(tasks) + 2), 3.6))
-    width = 0.8 / len(ACCURACIES)
-    names = list(variants)
-    for ax, task in zip(axes, tasks):
-        rows = summary[summary["downstream_task"] == task].set_index("variant").loc[names]
-        for k, (column, label) in enumerate(ACCURACIES.items()):
-            mean = 100 * rows[f"{column}_mean"].to_numpy()
-            low = 100 * rows[f"{column}_low"].to_numpy()
-            high = 100 * rows[f"{column}_high"].to_numpy()
-            error = np.nan_to_num(np.vstack([mean - low, high - mean]))
-            ax.bar(np.arange(len(names)) + (k - 1) * width, mean, width, yerr=error, capsize=2,
-                   label=label)
-        ax.set_xticks(np.arange(len(names)), [n.replace("_", "\n") for n in names], fontsize=7)
-        ax.set_ylim(0, 100)
-        ax.set_ylabel("test accuracy (%)")
-        ax.set_title(f"downstream task: {task}", fontsize=9)
-    axes[0].legend(fontsize=7)
-    ax = axes[len(tasks)]
-    main = grid[grid["downstream_task"] == tasks[0]]
-    for variant in names:
-        curve = main[main["variant"] == variant].groupby("eps")["pgd_accuracy"].mean()
-        ax.plot(curve.index, 100 * curve.to_numpy(), marker="o",
-                ls="-" if variants[variant]["adversarial"] else "--", label=variant)
-    ax.set_xlabel("PGD eps (grey levels)")
-    ax.set_ylabel("PGD accuracy (%)")
-    ax.set_title(f"robustness curve ({tasks[0]})", fontsize=9)
-    ax.legend(fontsize=6)
-    ax = axes[len(tasks) + 1]
-    alive = units[~units["dead"]]
-    bins = np.linspace(1, 10, 37)
-    for variant in names:
-        values = alive.loc[alive["variant"] == variant, "participation_ratio"]
-        ax.hist(values, bins=bins, density=True, histtype="step", lw=1.5, label=variant,
-                ls="-" if variants[variant]["adversarial"] else "--")
-    ax.set_xlabel("classes driving a unit (participation ratio)")
-    ax.set_ylabel("density of units (all seeds)")
-    ax.set_title("penultimate units: fewer classes = purer", fontsize=9)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    save(fig, stem)
-
-
 def images_report(settings, inputs, outputs) -> None:
-    """per_seed.csv, the summary table (CSV, Markdown, LaTeX) and the figure of one data set."""
+    """per_seed.csv and the summary table (CSV, Markdown, LaTeX) of one data set (its figure:
+    ``figures.images``)."""
     dataset, confidence = settings["dataset"], settings["confidence"]
     variants = {v["variant"]: v for v in plain(settings["variants"])}
     tasks, seeds = plain(settings["tasks"]), range(settings["seeds"])
@@ -207,10 +161,4 @@ def images_report(settings, inputs, outputs) -> None:
         tmp.write_text(markdown_table(summary, text))
     with fileio.atomic_path(outputs["table_tex"]) as tmp:
         tmp.write_text(latex(summary, text))
-    stem = Path(outputs["figure_pdf"]).with_suffix("")
-    if Path(outputs["figure_png"]).with_suffix("") != stem:
-        raise ValueError(f"{outputs['figure_pdf']} and {outputs['figure_png']} must differ only "
-                         "in their suffix")
-    results_figure(summary, read_csvs(inputs["robustness"]), read_csvs(inputs["purification"]),
-                   variants, text.split(";")[0] + f" ({summary['seeds'].min()} seeds)", stem)
     print(summary.drop(columns=["gpu_minutes"]).to_string(index=False), flush=True)

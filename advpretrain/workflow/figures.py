@@ -13,10 +13,17 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from advpretrain.workflow.image_branch import VARIANTS as IMAGE_VARIANTS
+from advpretrain.workflow.image_branch import branch_enabled
 from advpretrain.workflow.studies import MECHANISM, SENSITIVITY, point_levels, study_points
 
 RESULTS = "results"
 SIM_DIR = f"{RESULTS}/simulation"
+IMAGE_DIR = f"{RESULTS}/images"
+PAPER_FIGURES = "paper_figures"
+# The report's category of a figure: the simulations', or its real-image data set's.
+SIMULATION_CATEGORY = "Theory simulations (C1-C5)"
+IMAGE_CATEGORY = {"cifar10": "CIFAR-10 (C6)", "digits": "Digits (C6 on a CPU)"}
 # The notebooks (notebooks/<name>.py) that show figures.
 SUPERVISED_NOTEBOOK, CONTRASTIVE_NOTEBOOK, DOWNSTREAM_NOTEBOOK = (
     "01_supervised_purification", "02_contrastive", "03_downstream")
@@ -43,6 +50,18 @@ def sim_csv(config: Mapping, name: str, tasks=("supervised",), activations=None)
     return [f"{SIM_DIR}/{task}/{act}/{name}.csv" for task in tasks for act in activations]
 
 
+def image_csvs(config: Mapping, dataset: str, name: str) -> list[str]:
+    """A CSV of every job (variant, seed) of a real-image data set."""
+    section = config["images"][dataset]
+    return [f"{IMAGE_DIR}/{dataset}/{variant}/seed{seed}/{name}.csv"
+            for variant in section["variants"] for seed in range(section["seeds"])]
+
+
+def image_table(dataset: str) -> str:
+    """A data set's summary table (rule images_report_<dataset>), which its figure reads."""
+    return f"{PAPER_FIGURES}/{dataset}_table.csv"
+
+
 def _baselines(config: Mapping, name: str) -> list[str]:
     return [f"{SIM_DIR}/baselines/{config['simulation']['network']['activation']}/{name}.csv"]
 
@@ -53,6 +72,16 @@ class Figure:
     inputs: Callable[[Mapping], dict[str, list[str]]]  # {input name: CSV paths} from the config
     notebooks: tuple[str, ...] = ()
     target: str = PAPER  # PAPER: `make reproduce` exports it; a study: `make <study>`
+    category: str = SIMULATION_CATEGORY  # in the report
+    dataset: str | None = None  # a real-image data set's figure: drawn where its branch is on
+
+
+def _image_results(dataset: str) -> Figure:
+    """A real-image data set's results figure, from its summary table and its jobs' CSVs."""
+    return Figure("images", lambda c: {"summary": [image_table(dataset)],
+                                       "robustness": image_csvs(c, dataset, "robustness"),
+                                       "purification": image_csvs(c, dataset, "purification")},
+                  category=IMAGE_CATEGORY[dataset], dataset=dataset)
 
 
 FIGURES = {
@@ -109,22 +138,35 @@ FIGURES = {
                                   target=SENSITIVITY),
     "mechanism": Figure("mechanism", lambda c: {"verdicts": [study_verdicts(MECHANISM)]},
                         target=MECHANISM),
+    **{f"{dataset}_results": _image_results(dataset) for dataset in IMAGE_CATEGORY},
 }
 
 
+def _drawn(config: Mapping) -> list[str]:
+    """The figures this config draws: all but those of a real-image branch that is off."""
+    return [name for name, spec in FIGURES.items()
+            if spec.dataset is None or branch_enabled(config["images"][spec.dataset])]
+
+
 def figure_inputs(config: Mapping) -> dict[str, dict[str, list[str]]]:
-    """{figure: {input name: CSV paths}} of every registered figure."""
-    return {name: spec.inputs(config) for name, spec in FIGURES.items()}
+    """{figure: {input name: CSV paths}} of every figure this config draws."""
+    return {name: FIGURES[name].inputs(config) for name in _drawn(config)}
 
 
-def exported(target: str) -> list[str]:
+def exported(target: str, config: Mapping) -> list[str]:
     """The figures a target exports into paper_figures/, in the registry's order."""
-    return [name for name, spec in FIGURES.items() if spec.target == target]
+    return [name for name in _drawn(config) if FIGURES[name].target == target]
 
 
-def figure_files(folder: str, target: str) -> list[str]:
+def figure_files(folder: str, target: str, config: Mapping) -> list[str]:
     """The PDF and PNG in ``folder`` of every figure the target exports."""
-    return [f"{folder}/{name}.{ext}" for name in exported(target) for ext in ("pdf", "png")]
+    return [f"{folder}/{name}.{ext}" for name in exported(target, config)
+            for ext in ("pdf", "png")]
+
+
+def figure_category(path: str) -> str:
+    """The report's category of an exported figure file (paper_figures/<name>.png)."""
+    return FIGURES[path.rsplit("/", 1)[-1].rsplit(".", 1)[0]].category
 
 
 def plot_module(name: str) -> str:
@@ -192,6 +234,11 @@ def figure_settings(config: Mapping, name: str) -> dict:
     }
     if name == "mechanism":
         return mechanism_facets(config)
+    if FIGURES[name].dataset:
+        dataset = FIGURES[name].dataset
+        return {"dataset": dataset,
+                "variants": [{"variant": variant, "adversarial": IMAGE_VARIANTS[variant][1]}
+                             for variant in config["images"][dataset]["variants"]]}
     return figures[name]
 
 

@@ -19,6 +19,7 @@ from conftest import TEST_CONFIG, planned_jobs, planned_rules, run_snakemake
 from make_commands import make_snakemake_commands
 
 from advpretrain.workflow.code_inputs import code_modules
+from advpretrain.workflow.figures import PAPER, exported
 from advpretrain.workflow.run import RECORD_ENV
 
 pytestmark = pytest.mark.workflow
@@ -66,12 +67,12 @@ TIMED = re.compile(r"results/images/\w+/per_seed\.csv$|results/images/.+\.json$"
                    r"|results/simulation/supervised/\w+/exact\.json$")
 
 
-def test_dag_builds_every_figure_and_table(workflow_run):
+def test_dag_builds_every_figure_and_table(workflow_run, test_config):
     figures = {p.name for p in (workflow_run / "paper_figures").iterdir()}
-    for name in ("purity_distribution", "coefficient_heatmaps", "robustness_curves", "eps_sweep",
-                 "downstream_accuracy", "contrastive_pair_loss", "cifar10_results",
-                 "digits_results"):
-        assert {f"{name}.pdf", f"{name}.png"} <= figures
+    registered = exported(PAPER, test_config)
+    assert {"cifar10_results", "digits_results", "eps_sweep"} <= set(registered)
+    for name in registered:
+        assert {f"{name}.pdf", f"{name}.png"} <= figures, name
     assert {"claims.md", "cifar10_table.csv", "digits_table.csv", "multiverse.md",
             "budget_map.png", "multiverse.png"} <= figures
     claims = (workflow_run / "paper_figures" / "claims.md").read_text()
@@ -260,6 +261,16 @@ def test_plot_change_reruns_only_its_figures(workflow_run, repo_copy, edited):
     assert {job["rule"] for job in jobs} == {"figure", "export_figures", "all"}
     assert {job["wildcards"]["name"] for job in jobs if job["rule"] == "figure"} == {
         "downstream_accuracy", "downstream_purification", "activation_study"}
+
+
+def test_a_style_change_reruns_figures_and_no_table(workflow_run, repo_copy, edited):
+    """The shared look (figures/style.py) feeds every figure, the real-image ones included, and
+    no table: the image report's tables (which the claims read) are drawn apart from its figure."""
+    edited("figures/style.py", '"supported": "#1a9850"', '"supported": "#1b9850"')
+    jobs = planned_jobs(run_snakemake(workflow_run, "--dry-run", repo=repo_copy).stdout)
+    assert {job["rule"] for job in jobs} == {"figure", "export_figures", "all"}
+    assert {"digits_results", "cifar10_results"} <= {
+        job["wildcards"]["name"] for job in jobs if job["rule"] == "figure"}
 
 
 def test_log_message_change_reruns_nothing(workflow_run, repo_copy, edited):

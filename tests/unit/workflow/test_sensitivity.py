@@ -73,10 +73,10 @@ def test_a_bad_axis_is_refused_naming_the_point_and_the_key(paper_config):
         validate_config(config)
 
 
-def test_the_paper_and_the_study_export_their_own_figures():
-    assert {"sensitivity_map", "sensitivity_effects"} == set(exported(SENSITIVITY))
-    assert exported(MECHANISM) == ["mechanism"]
-    targets = [set(exported(target)) for target in (PAPER, SENSITIVITY, MECHANISM)]
+def test_the_paper_and_the_study_export_their_own_figures(test_config):
+    assert {"sensitivity_map", "sensitivity_effects"} == set(exported(SENSITIVITY, test_config))
+    assert exported(MECHANISM, test_config) == ["mechanism"]
+    targets = [set(exported(target, test_config)) for target in (PAPER, SENSITIVITY, MECHANISM)]
     assert not (targets[0] & targets[1] or targets[0] & targets[2] or targets[1] & targets[2])
 
 
