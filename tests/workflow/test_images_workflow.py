@@ -2,6 +2,7 @@
 tiny CIFAR-10 archive and the trimmed digits, end to end; the switch that leaves CIFAR-10 out
 where no GPU is visible; one-line errors; external checkpoints."""
 
+import json
 import os
 import shutil
 import stat
@@ -10,6 +11,8 @@ import pandas as pd
 import pyautoattack
 import pytest
 from conftest import REPO, TEST_CONFIG, planned_jobs, run_snakemake, write_test_archive
+
+from advpretrain.claims.images import IMAGE_CLAIMS
 
 pytestmark = pytest.mark.workflow
 
@@ -70,9 +73,22 @@ def test_image_branch_end_to_end(workflow_run, dataset, tasks, seeds):
 
 
 def test_claims_read_the_per_seed_tables(workflow_run):
-    meta = (workflow_run / "results/claims.json").read_text()
-    assert "results/images/cifar10/per_seed.csv" in meta
-    assert "results/images/digits/per_seed.csv" in meta
+    """The claims' C6 rows come from the per-seed tables: the claims job lists them as inputs,
+    and each C6 row's estimate is the mean over seeds of the per-seed gains in them."""
+    meta = json.loads((workflow_run / "results/claims.json").read_text())
+    inputs = json.dumps(meta["inputs"])
+    assert "results/images/cifar10/per_seed.csv" in inputs
+    assert "results/images/digits/per_seed.csv" in inputs
+    claims = pd.read_csv(workflow_run / "results/claims.csv")
+    for dataset, (claim, name) in IMAGE_CLAIMS.items():
+        per_seed = pd.read_csv(workflow_run / f"results/images/{dataset}/per_seed.csv")
+        for (task, pretraining), rows in per_seed.groupby(["downstream_task", "pretraining_task"]):
+            gain = (rows[rows["adversarial"]].set_index("seed")["pgd_accuracy"]
+                    - rows[~rows["adversarial"]].set_index("seed")["pgd_accuracy"]).mean()
+            row = claims[(claims["claim"] == claim) & (claims["scope"] == (
+                f"{name} {task}, {pretraining}, PGD-20"))]
+            assert len(row) == 1 and abs(row["estimate"].iloc[0] - gain) < 1e-9, (dataset, task)
+            assert row["source"].iloc[0] == f"results/images/{dataset}/per_seed.csv"
 
 
 def _env_without_gpu():

@@ -95,7 +95,24 @@ def test_dag_builds_every_figure_and_table(workflow_run, test_config):
     assert {"mean_purity", "head_weight_impure", "head_weight_unused"} <= set(downstream)
 
 
-def test_every_job_records_its_provenance(workflow_run):
+def _job(rule, wildcards):
+    return rule, tuple(sorted(wildcards.items()))
+
+
+def test_every_job_records_its_provenance(workflow_run, settings_records):
+    """Every job that ran a stage (each leaves a settings record) wrote a provenance JSON naming
+    its rule, wildcards, code, settings and inputs, and outputs that exist."""
+    ran = {_job(r["rule"], r["wildcards"]) for r in
+           (json.loads(path.read_text()) for path in settings_records.glob("*.json"))}
+    recorded = {}
+    for path in (workflow_run / "results").rglob("*.json"):
+        meta = json.loads(path.read_text())
+        if isinstance(meta, dict) and {"rule", "wildcards", "outputs"} <= set(meta):
+            recorded[_job(meta["rule"], meta["wildcards"])] = meta
+    assert len(ran) > 50 and not ran - set(recorded), sorted(ran - set(recorded))[:5]
+    for job, meta in recorded.items():
+        assert meta["settings"] is not None and "inputs" in meta and meta["code"], job
+        assert all((workflow_run / output).exists() for output in meta["outputs"]), job
     meta = json.loads((workflow_run / "results/data/seed1.json").read_text())
     assert meta["seeds"]["seed_index"] == 1 and meta["seeds"]["seed"] > 0
     assert meta["settings"]["seed_index"] == 1 and meta["outputs"]
@@ -455,7 +472,10 @@ def test_robust_accuracy_is_a_sandwich(workflow_run):
     worst case over the ensemble <= each of the paper's attacks (same samples), and the worst
     case falls as the budget grows (mean over seeds). That a huge budget brings it to chance is
     tested on trained networks in tests/unit/evaluation/test_ensemble_bounds.py."""
-    for path in (workflow_run / "results" / "simulation").glob("*/*/robustness.csv"):
+    paths = sorted((workflow_run / "results" / "simulation").glob("*/*/robustness.csv"))
+    jobs = {path.parent.relative_to(workflow_run / "results" / "simulation") for path in paths}
+    assert {Path("supervised/gate"), Path("contrastive/gate")} <= jobs, jobs
+    for path in paths:
         frame = pd.read_csv(path)
         wide = frame.pivot_table(index=["variant", "seed", "norm", "eps"], columns="attack",
                                  values="accuracy").dropna(subset=["worst_case"])
