@@ -18,6 +18,9 @@ from advpretrain.figures.style import (
 )
 
 SHARES = {"live_share": "live nodes", "pure_share": "pure nodes", "coverage": "features covered"}
+# The training curves: the pre-training tasks and the logged losses they show.
+TRAINING_TASKS = ("supervised", "contrastive")
+LOSS_KINDS = ("train_loss", "test_loss")
 
 
 def plot_purity_distribution(inputs, settings, stem):
@@ -132,3 +135,15 @@ def plot_eps_sweep(inputs, settings, stem):
                        aspect=1.1, facet_kws={"sharey": False})
     finish_grid(grid, (f"training eps ({norm})", ""), "{col_name}",
                 "Sweep of the adversarial training budget", stem, y=1.03)
+
+
+def plot_training_curves(inputs, settings, stem):
+    """Training and test loss over the pre-training steps, per task and variant (mean over seeds,
+    band: one standard deviation), from each job's training_log.csv."""
+    frame = pd.concat([read_csvs(inputs[task]).assign(task=task) for task in TRAINING_TASKS])
+    frame, order = main_variants(frame[frame["kind"].isin(LOSS_KINDS)], settings)
+    grid = sns.relplot(data=frame, x="step", y="value", hue="variant", hue_order=order,
+                       row="task", col="kind", col_order=list(LOSS_KINDS), kind="line",
+                       errorbar="sd", height=2.6, aspect=1.4, facet_kws={"sharey": "row"})
+    finish_grid(grid, ("pre-training step", "loss"), "{row_name} | {col_name}",
+                "Pre-training: loss over the steps (mean over seeds, band: sd)", stem)

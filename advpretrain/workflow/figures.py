@@ -88,6 +88,8 @@ FIGURES = {
     "purity_distribution": Figure("pretrained", lambda c: {
         "nodes": sim_csv(c, "nodes", BOTH_TASKS), "summary": sim_csv(c, "summary", BOTH_TASKS)},
         (SUPERVISED_NOTEBOOK, CONTRASTIVE_NOTEBOOK)),
+    "training_curves": Figure("pretrained", lambda c: {
+        task: sim_csv(c, "training_log", (task,)) for task in BOTH_TASKS}),
     "coefficient_heatmaps": Figure("pretrained", lambda c: {
         "coefficients": sim_csv(c, "coefficients", BOTH_TASKS)}, (SUPERVISED_NOTEBOOK,)),
     "robustness_curves": Figure("pretrained", lambda c: {
@@ -207,6 +209,7 @@ def figure_settings(config: Mapping, name: str) -> dict:
     figures = {
         "purity_distribution": {"variants": list(dict.fromkeys(main + contrastive)),
                                 "d": sim["data"]["d"]},
+        "training_curves": {"variants": list(dict.fromkeys(main + contrastive))},
         "coefficient_heatmaps": {"variants": list(dict.fromkeys(main + contrastive)),
                                  "heatmap_seed": sim["evaluation"]["heatmap_seed"]},
         "robustness_curves": {"variants": main},
