@@ -37,6 +37,8 @@ rule claims:
     output:
         csv=reported(f"{RESULTS}/claims.csv", "claims", "Claims (C1-C6)"),
         md=f"{PAPER_FIGURES}/claims.md",
+        html=reported(f"{RESULTS}/claims.html", "claims_html", "Claims (C1-C6)"),
+        answers=f"{RESULTS}/claims_answers.rst",
         by_budget=reported(f"{RESULTS}/claims_by_budget.csv", "claims_by_budget", "Claims (C1-C6)"),
         budget_map=reported(
             f"{RESULTS}/claims_budget_map.csv", "claims_budget_map", "Claims (C1-C6)"

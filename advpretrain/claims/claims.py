@@ -10,7 +10,7 @@ from collections.abc import Mapping
 import pandas as pd
 
 from advpretrain.claims.images import image_claims
-from advpretrain.claims.markdown import claims_markdown
+from advpretrain.claims.markdown import answers_rst, claims_html, claims_markdown
 from advpretrain.claims.multiverse import budget_map, multiverse
 from advpretrain.claims.simulation import Claims
 from advpretrain.claims.table import COLUMNS, FAILS_FOR_IDEAL, HOLDS_FOR_IDEAL, calibrate
@@ -102,7 +102,8 @@ def claims(settings: Mapping, inputs: Mapping, outputs: Mapping) -> None:
     """The claims table as CSV (``outputs["csv"]``) and Markdown (``outputs["md"]``), the budget
     range of C2 and C5 (``outputs["by_budget"]``), the budget map (``outputs["budget_map"]``)
     and the multiverse (``outputs["multiverse"]``, ``outputs["multiverse_md"]``), summarised in
-    the Markdown."""
+    the Markdown; the same as one HTML page for the report (``outputs["html"]``) and the answer
+    claim by claim for its landing page (``outputs["answers"]``, reStructuredText)."""
     inputs = CachedInputs(inputs)
     frame = claims_table(settings, inputs)
     by_budget = budget_table(settings, inputs)
@@ -118,3 +119,7 @@ def claims(settings: Mapping, inputs: Mapping, outputs: Mapping) -> None:
     with fileio.atomic_path(outputs["md"]) as tmp:
         tmp.write_text(claims_markdown(frame, settings["claims"], by_budget, admissible,
                                        by_choice, cells, settings["reference"]))
+    with fileio.atomic_path(outputs["html"]) as tmp:
+        tmp.write_text(claims_html(frame, by_choice))
+    with fileio.atomic_path(outputs["answers"]) as tmp:
+        tmp.write_text(answers_rst(frame))

@@ -190,6 +190,47 @@ def claim_answers(frame: pd.DataFrame) -> pd.DataFrame:
                                           "evidence", "scope"])
 
 
+def _holds(by_choice: pd.DataFrame | None) -> dict:
+    """{(claim, scope): "k of n"}: in how many analysis choices a row is supported."""
+    return ({} if by_choice is None or by_choice.empty else
+            {(r.claim, r.scope): f"{r.supported} of {r.choices}"
+             for r in holds_under(by_choice).itertuples(index=False)})
+
+
+def _rst(text: str) -> str:
+    """Text as reStructuredText reads it literally (no emphasis, links or substitutions)."""
+    return "".join(f"\\{char}" if char in "\\*`_|[]<>" else char for char in str(text))
+
+
+def answers_rst(frame: pd.DataFrame) -> str:
+    """The answer claim by claim as a reStructuredText list (the report's landing page includes
+    it, report/workflow.rst)."""
+    lines = [f"* **{_rst(row.claim)}** ({_rst(row.setting)}): **{_rst(row.answer)}**; "
+             f"{_rst(row.reason)}" for row in claim_answers(frame).itertuples(index=False)]
+    return "\n".join(lines) + "\n"
+
+
+def claims_html(frame: pd.DataFrame, by_choice: pd.DataFrame | None) -> str:
+    """The answer claim by claim and the full table as one HTML page (the report shows it)."""
+    holds = _holds(by_choice)
+    answers = claim_answers(frame)
+    answers["holds under"] = [holds.get((row.claim, row.scope), "")
+                              for row in answers.itertuples(index=False)]
+    table = frame.drop(columns=["statement", "source"]).assign(
+        **{"holds under": [holds.get((row.claim, row.scope), "")
+                           for row in frame.itertuples(index=False)]})
+    style = ("body{font-family:sans-serif;font-size:13px} table{border-collapse:collapse} "
+             "td,th{border:1px solid #ccc;padding:3px 5px;vertical-align:top}")
+    return "\n".join([
+        "<!DOCTYPE html>", "<html><head><meta charset='utf-8'><title>Claims</title>",
+        f"<style>{style}</style></head><body>", "<h1>Claims reproduced by this run</h1>",
+        "<h2>The answer, claim by claim</h2>",
+        answers.drop(columns=["scope"]).to_html(index=False, na_rep=""),
+        "<h2>The table (rules: docs/claims_protocol.md; also paper_figures/claims.md)</h2>",
+        table.to_html(index=False, na_rep="", float_format=lambda value: f"{value:.3g}"),
+        "</body></html>", ""])
+
+
 def _answer_lines(frame: pd.DataFrame, holds: Mapping) -> list[str]:
     answers = claim_answers(frame)
     control = frame[frame["claim"] == POSITIVE_CONTROL]["verdict"]
@@ -227,9 +268,7 @@ def claims_markdown(frame: pd.DataFrame, settings: Mapping,
                    & (frame["claim"] != POSITIVE_CONTROL)]
     rows, seeds = len(family), int(family["n_seeds"].max()) if len(family) else 0
     counts = frame["verdict"].value_counts()
-    holds = ({} if by_choice is None or by_choice.empty else
-             {(r.claim, r.scope): f"{r.supported} of {r.choices}"
-              for r in holds_under(by_choice).itertuples(index=False)})
+    holds = _holds(by_choice)
     lines = [
         "# Claims reproduced by this run",
         "",

@@ -43,6 +43,23 @@ def test_report_has_every_figure_with_its_caption(built):
     assert first.strip() in re.sub(r"<[^>]+>", "", report)
 
 
+def test_the_landing_page_gives_the_answer_claim_by_claim(built):
+    """The report's first page (report/workflow.rst) carries the claims stage's answer for
+    every claim and setting, and the claims come readable (an HTML table, not only a CSV)."""
+    report = (built / "results" / "report.html").read_text()
+    answers = (built / "results" / "claims_answers.rst").read_text().splitlines()
+    assert answers and "What this run found" in report
+    text = re.sub(r"<[^>]+>", "", report.replace("\\n", " ").replace("\\u003c", "<")
+                  .replace("\\u003e", ">"))
+    for line in answers:
+        claim = re.match(r"\* \*\*(.+?)\*\* \((.+?)\): \*\*(.+?)\*\*", line)
+        assert claim, line
+        words = " ".join(part.replace("\\", "") for part in claim.groups())
+        assert re.sub(r"\s+", " ", words) in re.sub(r"\s+", " ", text.replace(" (", " ")
+                                                      .replace("): ", " ")), line
+    assert "claims.html" in report
+
+
 def test_notebooks_run_on_the_test_config(built):
     notebooks = sorted(p.stem for p in (REPO / "notebooks").glob("*.py"))
     assert notebooks

@@ -10,7 +10,7 @@ from conftest import REPO
 from scipy import stats
 
 from advpretrain.claims.claims import claims_table
-from advpretrain.claims.markdown import claim_answers, claims_markdown
+from advpretrain.claims.markdown import answers_rst, claim_answers, claims_html, claims_markdown
 from advpretrain.claims.simulation import pair_gaps
 from advpretrain.claims.table import (
     CONTRADICTED,
@@ -729,3 +729,20 @@ def test_a_claim_s_answer_comes_from_its_deciding_rows():
     assert answers.loc[("C3", "supervised"), "answer"] == UNTESTABLE
     assert answers.loc[("C6", "CIFAR-10"), "answer"] == NOT_EVALUATED
     assert "control+" not in answers.index.get_level_values("claim")
+
+
+def test_the_answers_render_for_the_report_as_written(tmp_path, config):
+    """The landing page's list (reStructuredText) shows each answer's words literally, and the
+    HTML page holds every row of the table."""
+    from docutils.core import publish_parts
+
+    table = claims_table(config, paper_like(tmp_path))
+    table.loc[table.index[4], "reason"] = "a *starred* `ticked` fgm_l2_ reason | piped"
+    rst = answers_rst(table)
+    html = publish_parts(rst, writer="html",
+                         settings_overrides={"report_level": 1, "halt_level": 2})["body"]
+    assert "System Message" not in html
+    assert "a *starred* `ticked` fgm_l2_ reason | piped" in html.replace("&quot;", '"')
+    assert html.count("<li>") == len(claim_answers(table))
+    page = claims_html(table, None)
+    assert page.count("<tr>") == len(claim_answers(table)) + len(table)  # body rows
