@@ -78,7 +78,8 @@ def test_dag_builds_every_figure_and_table(workflow_run, test_config):
     claims = (workflow_run / "paper_figures" / "claims.md").read_text()
     assert "known answer" in claims and "## Admissible budgets" in claims
     assert claims.index("## The answer, claim by claim") < claims.index("## The table")
-    assert "<h2>The answer, claim by claim</h2>" in (workflow_run / "results/claims.html").read_text()
+    page = (workflow_run / "results/claims.html").read_text()
+    assert "<h2>The answer, claim by claim</h2>" in page
     assert "## Training budget x evaluation budget" in claims
     summary = pd.read_csv(workflow_run / "results/simulation/supervised/gate/summary.csv")
     assert set(summary["measure"]) == {"purity", "participation_ratio", "feature_count",
