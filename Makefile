@@ -60,9 +60,9 @@ audit: ## the pinned packages against a vulnerability database
 	$(AUDIT_BIN)/python tools/audit.py
 
 # Everything: CIFAR-10 only where a GPU is visible (images.cifar10.enabled: auto); on a CPU
-# host the simulations, the digits branch, the figures, the claims and the report.
-reproduce: setup ## the paper: every result, figure, the claims table and the report
-	$(RUN) $(CONFIG_FLAG)
+# host the simulations, the digits branch, the figures, the claims, the notebooks and the report.
+reproduce: setup ## the paper: every result, figure, the claims, the notebooks and the report
+	$(RUN) all notebooks $(CONFIG_FLAG)
 	$(REPORT)
 
 # Everything a CPU can do, even where a GPU is visible: the simulations (C1-C5), the digits

@@ -1,6 +1,6 @@
 # Walk-through notebooks (notebooks/*.py, jupytext percent format) executed on this run's results
-# and written as HTML: `snakemake notebooks` (or `make notebooks`). Not part of `all`: they read
-# the results, they add none. A notebook is built only when every figure and rule it reads is in
+# and written as HTML: `snakemake notebooks` (or `make notebooks`; `make reproduce` builds them
+# too). Not part of `all`: they read the results, they add none. A notebook is built only when every figure and rule it reads is in
 # the workflow (a rules file that is not included drops its notebook, not the run).
 from advpretrain.workflow.figures import notebook_figures
 
