@@ -11,10 +11,11 @@ import sys
 from pathlib import Path
 
 from advpretrain.core.fileio import atomic_path
+from advpretrain.workflow.figures import RESULTS as RESULTS_DIR
 
 # What the notebooks share: where the run's results are, and how to show one of its figures.
 WORKDIR = Path(os.environ.get("ADVPRETRAIN_WORKDIR", "."))
-RESULTS = WORKDIR / "results"
+RESULTS = WORKDIR / RESULTS_DIR
 ACTIVATION = os.environ.get("ADVPRETRAIN_ACTIVATION", "gate")
 # nbconvert's lab template without the two scripts it loads from a CDN (require.js, for widgets,
 # and MathJax, for LaTeX; the notebooks use neither): the HTML opens offline without an error
