@@ -100,7 +100,7 @@ figures: setup ## after a plot change: the figures and the claims table, only wh
 	$(RUN) export_figures results/claims.csv $(CONFIG_FLAG)
 
 dry-run: setup ## what reproduce would run, without running it
-	$(RUN) --dry-run $(CONFIG_FLAG)
+	$(RUN) --dry-run all notebooks $(CONFIG_FLAG)
 
 lint: setup ## the lint stage of the tests alone (seconds)
 	$(BIN)/python -m pytest -m lint

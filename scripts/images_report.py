@@ -1,4 +1,4 @@
-"""Rules images_report_<dataset>: the per-seed table, the summary table and the figure."""
+"""Rules images_report_<dataset>: the per-seed table and the summary table."""
 
 from advpretrain.images.report import images_report
 from advpretrain.workflow.run import run

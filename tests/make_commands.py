@@ -1,10 +1,13 @@
 """The snakemake command lines a make target runs (``make -n``), parsed by the pinned Snakemake's
 own argument parser: shared by the Makefile's lint test and the workflow test of `make figures`."""
 
+import os
 import shlex
 import subprocess
 
 from conftest import REPO
+
+VENV_BIN = ".venv/bin"
 
 
 def _refuse(*args, **kwargs):
@@ -12,19 +15,24 @@ def _refuse(*args, **kwargs):
 
 
 def make_snakemake_commands(target: str, **variables: str) -> list:
-    """The parsed arguments of every snakemake line that ``make <target>`` would run."""
+    """The parsed arguments of every snakemake line that ``make <target>`` would run, with only
+    ``variables`` set (none from the environment or a calling make)."""
     from snakemake.cli import get_argument_parser
 
+    env = {key: value for key, value in os.environ.items()
+           if key not in {"CONFIG", "PROFILE", "MAKEFLAGS", "MAKELEVEL", "MFLAGS"}}
     lines = subprocess.run(["make", "-n", target, *(f"{k}={v}" for k, v in variables.items())],
-                           cwd=REPO, capture_output=True, text=True, check=True).stdout
+                           cwd=REPO, capture_output=True, text=True, check=True, env=env).stdout
     parsed = []
+    # Only the snakemake lines: the set-up recipe make prints when .venv is stale is not shell
+    # that shlex reads line by line (its lines end in a backslash).
     for line in lines.splitlines():
-        words = shlex.split(line)
-        if words and words[0].endswith("bin/snakemake"):
-            parser = get_argument_parser()
-            parser.exit = parser.error = _refuse
-            try:
-                parsed.append(parser.parse_args(words[1:]))
-            except ValueError as error:
-                raise ValueError(f"snakemake refuses `{line}`: {error}") from None
+        if not line.startswith(f"{VENV_BIN}/snakemake "):
+            continue
+        parser = get_argument_parser()
+        parser.exit = parser.error = _refuse
+        try:
+            parsed.append(parser.parse_args(shlex.split(line)[1:]))
+        except ValueError as error:
+            raise ValueError(f"snakemake refuses `{line}`: {error}") from None
     return parsed

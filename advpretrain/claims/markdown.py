@@ -263,9 +263,7 @@ def claims_markdown(frame: pd.DataFrame, settings: Mapping,
                     reference: Mapping | None = None) -> str:
     level = f"{100 * settings['confidence']:g}%"
     alpha = settings["family_alpha"]
-    family = frame[~frame["verdict"].isin([DESCRIPTIVE, "not evaluated",
-                                           "indicative (one run)"])
-                   & (frame["claim"] != POSITIVE_CONTROL)]
+    family = frame[~frame["verdict"].isin(NOT_DECIDING) & (frame["claim"] != POSITIVE_CONTROL)]
     rows, seeds = len(family), int(family["n_seeds"].max()) if len(family) else 0
     counts = frame["verdict"].value_counts()
     holds = _holds(by_choice)

@@ -14,11 +14,12 @@ pytestmark = pytest.mark.lint
 CONFIG = "config/config.yaml config/gpu_budget.yaml"
 PROFILE = "profiles/slurm"
 # target -> (the snakemake targets it builds, the overlay it adds after CONFIG)
-TARGETS = {"reproduce": (["all", "notebooks"], []), "figures": (["export_figures", "results/claims.csv"], []),
+TARGETS = {"reproduce": (["all", "notebooks"], []),
+           "figures": (["export_figures", "results/claims.csv"], []),
            "simulations": ([], ["config/cpu_only.yaml"]),
            "cifar10": ([], ["config/cifar10_on.yaml"]), "sensitivity": (["sensitivity"], []),
            "mechanism": (["mechanism"], []), "notebooks": (["notebooks"], []),
-           "dry-run": ([], []), "report": ([], [])}
+           "dry-run": (["all", "notebooks"], []), "report": ([], [])}
 
 
 @pytest.mark.parametrize("target", TARGETS)
