@@ -6,7 +6,7 @@ import numpy as np
 
 from advpretrain.core.tables import read_csvs
 from advpretrain.figures.style import save
-from advpretrain.workflow.image_branch import ACCURACIES
+from advpretrain.workflow.names import ACCURACIES
 
 
 def _results_figure(summary, grid, units, variants, title, stem):

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from advpretrain.core.fileio import atomic_path
-from advpretrain.workflow.figures import RESULTS as RESULTS_DIR
+from advpretrain.workflow.names import RESULTS as RESULTS_DIR
 
 # What the notebooks share: where the run's results are, and how to show one of its figures.
 WORKDIR = Path(os.environ.get("ADVPRETRAIN_WORKDIR", "."))

@@ -19,7 +19,7 @@ from advpretrain.core.canonical import plain
 from advpretrain.core.statistics import t_interval
 from advpretrain.core.tables import read_csvs
 from advpretrain.images.datasets import spec
-from advpretrain.workflow.image_branch import ACCURACIES
+from advpretrain.workflow.names import ACCURACIES
 
 TIME_COLUMNS = ["gpu_minutes", "wall_minutes", "device"]
 

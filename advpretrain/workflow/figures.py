@@ -15,12 +15,11 @@ from dataclasses import dataclass
 
 from advpretrain.workflow.image_branch import VARIANTS as IMAGE_VARIANTS
 from advpretrain.workflow.image_branch import branch_enabled
+from advpretrain.workflow.names import PAPER_FIGURES, RESULTS
 from advpretrain.workflow.studies import MECHANISM, SENSITIVITY, point_levels, study_points
 
-RESULTS = "results"
 SIM_DIR = f"{RESULTS}/simulation"
 IMAGE_DIR = f"{RESULTS}/images"
-PAPER_FIGURES = "paper_figures"
 # The report's category of a figure: the simulations', or its real-image data set's.
 SIMULATION_CATEGORY = "Theory simulations (C1-C5)"
 IMAGE_CATEGORY = {"cifar10": "CIFAR-10 (C6)", "digits": "Digits (C6 on a CPU)"}

@@ -1,6 +1,5 @@
 """The real-image branch's switches, torch-free (the Snakefile imports them): its pre-training
-variants, the accuracies its tables report and whether a data set's branch is on (a GPU visible,
-without importing torch).
+variants and whether a data set's branch is on (a GPU visible, without importing torch).
 
 VARIANTS: name -> (pre-training task, adversarial pre-training?). The same four for every data set:
 * ``supervised_clean``: cross-entropy on augmented images;
@@ -25,8 +24,6 @@ VARIANTS = {
     "contrastive_clean": ("contrastive", False),
     "contrastive_adversarial": ("contrastive", True),
 }
-# The accuracies of a data set's tables and figure: column -> label.
-ACCURACIES = {"clean_accuracy": "clean", "pgd_accuracy": "PGD", "autoattack_accuracy": "AutoAttack"}
 
 
 def dual_bn(variant: str) -> bool:
