@@ -3,11 +3,10 @@
 takes every word after it), and `make help` lists every target."""
 
 import re
-import subprocess
 
 import pytest
 from conftest import REPO
-from make_commands import make_snakemake_commands
+from make_commands import make_snakemake_commands, run_make
 
 pytestmark = pytest.mark.lint
 
@@ -44,7 +43,6 @@ def test_without_variables_the_paper_config_and_no_profile():
 def test_make_help_lists_every_target_in_one_line_each():
     makefile = (REPO / "Makefile").read_text()
     phony = re.search(r"^\.PHONY:(.*)$", makefile, re.M).group(1).split()
-    lines = subprocess.run(["make", "help"], cwd=REPO, capture_output=True, text=True,
-                           check=True).stdout.splitlines()
+    lines = run_make("help").splitlines()
     assert [line.split()[0] for line in lines] == phony
     assert all(len(line.split(maxsplit=1)) == 2 for line in lines)
