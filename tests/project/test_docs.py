@@ -98,8 +98,9 @@ def test_license_and_citation():
 
 # The project describes itself and generic machines ("a 2-core x86-64 host, no GPU"), never the
 # place or the tools it was built with.
-BUILT_ELSEWHERE = re.compile(r"this session|session's host|workplace|device tool|these machines|"
-                             r"lent to|budget_left|give_back|files_fetch|firecracker", re.I)
+BUILT_ELSEWHERE = re.compile(r"\b(?:this session|session's host|workplace|device tool|"
+                             r"these machines|lent to|budget_left|give_back|files_fetch|"
+                             r"firecracker)\b", re.I)
 
 
 def test_the_project_speaks_of_itself_not_of_where_it_was_built():
@@ -114,7 +115,7 @@ def test_the_project_speaks_of_itself_not_of_where_it_was_built():
 
 def test_the_built_elsewhere_finder_finds_a_planted_phrase():
     assert BUILT_ELSEWHERE.search("measured on this session's host")
-    assert not BUILT_ELSEWHERE.search("measured on a 2-core x86-64 host")
+    assert not BUILT_ELSEWHERE.search("measured on a 2-core x86-64 host, equivalent to that")
 
 
 def _tracked(*suffixes):
