@@ -15,9 +15,12 @@ import os
 import re
 import shutil
 
+import pandas as pd
 import pytest
 from browser import Browser, find_chromium
 from conftest import REPO, run_snakemake
+
+from advpretrain.claims.markdown import claim_answers
 
 pytestmark = pytest.mark.workflow
 
@@ -164,6 +167,30 @@ def test_report_renders_in_a_browser(browser, built):
     shown = {figure["name"] for figure in figures}
     for png in sorted((built / "paper_figures").glob("*.png")):
         assert str(png.relative_to(built)) in shown, f"{png.name} was not shown"
+
+
+# The report's first page as a reader sees it, once its app has drawn it.
+LANDING_TEXT = """(async () => {
+  const pause = ms => new Promise(resolve => setTimeout(resolve, ms));
+  for (const end = Date.now() + 30000; Date.now() < end; await pause(50))
+    if (typeof app !== "undefined" && document.querySelector("#app").childElementCount
+        && document.body.innerText.includes("What this run found")) break;
+  return document.body.innerText;
+})()"""
+
+
+def test_the_verdicts_are_visible_on_the_report_s_first_page(browser, built):
+    """Each claim's answer, as the claims stage decides it from results/claims.csv, shows on the
+    landing page in Chromium: "C1 (supervised): contradicted; <reason>"."""
+    page = browser.open(built / "results" / "report.html")
+    try:
+        text = page.evaluate(LANDING_TEXT)
+    finally:
+        page.close()
+    answers = claim_answers(pd.read_csv(built / "results" / "claims.csv", keep_default_na=False))
+    assert len(answers)
+    for row in answers.itertuples(index=False):
+        assert f"{row.claim} ({row.setting}): {row.answer}; {row.reason}" in text, row
 
 
 def test_notebooks_render_in_a_browser(browser, built):
