@@ -14,7 +14,7 @@ from advpretrain.workflow.code_inputs import code_fingerprints
 from advpretrain.workflow.config import ConfigError, validate_config
 from advpretrain.workflow.figures import PAPER, figure_category
 from advpretrain.workflow.names import PAPER_FIGURES, RESULTS
-from advpretrain.workflow.figures import figure_files, study_verdicts
+from advpretrain.workflow.figures import MECHANISM_MEASURES, figure_files, study_verdicts
 from advpretrain.workflow.figures import figure_inputs, plot_module, sim_csv as registry_csv
 
 try:

@@ -7,7 +7,13 @@
 # the mechanisms that might restore the claims, docs/mechanism.md).
 import re
 
-from advpretrain.workflow.studies import POINT_RULES, STUDIES, study_points
+from advpretrain.workflow.studies import (
+    MECHANISM,
+    MECHANISM_TABLES,
+    POINT_RULES,
+    STUDIES,
+    study_points,
+)
 
 # Every point runs, the sensitivity study's centre too: this build's own claims table holds C6's
 # rows, which share Holm's family with the rest, so its verdicts are not decided as a point's are.
@@ -17,6 +23,21 @@ STUDY_POINTS = {study: list(study_points(config, study)) for study in STUDIES}
 def study_claims(study):
     """The claims table of every point of a study."""
     return expand(f"{RESULTS}/{study}/{{point}}/claims.csv", point=STUDY_POINTS[study])
+
+
+def point_measures(study, point):
+    """The mechanism study's measures of a point (its run's node summaries and downstream
+    tables), copied beside its claims table; none for the other studies."""
+    names = MECHANISM_TABLES if study == MECHANISM else {}
+    return {name: f"{RESULTS}/{study}/{point}/{name}.csv" for name in names}
+
+
+def study_measures(study):
+    """The measures of every point of a study, by name."""
+    return {
+        name: expand(path, point=STUDY_POINTS[study])
+        for name, path in point_measures(study, "{point}").items()
+    }
 
 
 def point_settings(study):
@@ -31,6 +52,7 @@ for study in STUDIES:
         name:
             f"{study}_point"
         output:
+            **point_measures(study, "{point}"),
             claims=f"{RESULTS}/{study}/{{point}}/claims.csv",
             meta=f"{RESULTS}/{study}/{{point}}/point.json",
         log:
@@ -64,9 +86,14 @@ for study in STUDIES:
         name:
             f"{study}_table"
         input:
+            **study_measures(study),
             points=study_claims(study),
-            provenance=provenance(f"{study}_table", study_claims(study)),
+            provenance=provenance(
+                f"{study}_table",
+                study_claims(study) + sum(study_measures(study).values(), []),
+            ),
         output:
+            **({"measures": MECHANISM_MEASURES} if study == MECHANISM else {}),
             verdicts=study_verdicts(study),
             csv=reported(f"{PAPER_FIGURES}/{study}.csv", study, f"{study.capitalize()} study"),
             md=f"{PAPER_FIGURES}/{study}.md",

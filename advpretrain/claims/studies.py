@@ -6,13 +6,15 @@ every point (its own Holm family, its own seeds). The sensitivity study asks how
 verdict generalises: a row *holds* at a point where it is supported there, counted over the
 points where it decides (supported, contradicted or inconclusive). The mechanism study asks
 which combination of mechanisms *restores* the paper's claim, i.e. makes the row supported.
-Built from the points' claims tables only.
+Built from the points' claims tables; the mechanism study also from each point's node summaries
+and downstream tables (``mechanism_measures``: what the gate's reach and the heads rest on).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
 import pandas as pd
 
 from advpretrain.claims.table import CONTRADICTED, INCONCLUSIVE, SUPPORTED, UNTESTABLE
@@ -205,6 +207,65 @@ def _mechanism_markdown(settings: Mapping, summary: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+# The mechanism measures of a point, per pre-training task and variant, each a mean over seeds:
+# of the hidden layer (advpretrain.model.measures; the last two of the supervised nets only) ...
+LAYER_MEASURES = ["purity_all", "row_norm_median", "effective_threshold_median",
+                  "reachable_share", "lit_absent_share", "moved_present_share"]
+# ... and of its clean downstream head: its weight on impure and unused nodes, and its robust
+# accuracy (worst case of the attack ensemble) at the point's budget, the C5 rows' criterion.
+HEAD_MEASURES = ["head_weight_impure", "head_weight_unused"]
+MEASURE_COLUMNS = ["point", "task", "variant", *LAYER_MEASURES, *HEAD_MEASURES,
+                   "downstream_worst_case"]
+TASKS = ("supervised", "contrastive")
+
+
+def mechanism_measures(settings: Mapping, inputs: Mapping) -> pd.DataFrame:
+    """One line per point, task and shown variant: the ``LAYER_MEASURES`` from the point's node
+    summary and the ``HEAD_MEASURES`` and robust accuracy of its downstream heads."""
+    lines = []
+    for index, point in enumerate(settings["points"]):
+        for task in TASKS:
+            summary = pd.read_csv(inputs[f"{task}_summary"][index])
+            summary = summary[summary["measure"].isin(LAYER_MEASURES)]
+            layer = summary.pivot_table(index="variant", columns="measure", values="value")
+            heads = pd.read_csv(inputs[f"{task}_downstream"][index])
+            at_budget = heads[(heads["attack"] == "worst_case") & (heads["norm"] == point["norm"])
+                              & np.isclose(heads["eps"], point["budget"])]
+            head = heads.drop_duplicates(["variant", "seed"]).groupby("variant")[
+                HEAD_MEASURES].mean()
+            head["downstream_worst_case"] = at_budget.groupby("variant")["accuracy"].mean()
+            frame = layer.join(head, how="outer").reindex(settings["variants"]).rename_axis(
+                "variant")
+            lines.append(frame.reset_index().assign(point=point["name"], task=task))
+    return pd.concat(lines, ignore_index=True).reindex(columns=MEASURE_COLUMNS)
+
+
+def _measures_markdown(settings: Mapping, measures: pd.DataFrame) -> str:
+    numbers = {point["name"]: f"P{index}" for index, point in enumerate(settings["points"], 1)}
+    columns = [*LAYER_MEASURES, *HEAD_MEASURES, "downstream_worst_case"]
+    lines = [
+        "",
+        "## What the layers and heads rest on",
+        "",
+        "Mean over seeds, per point, pre-training task and variant: the layer's mean purity over "
+        "all nodes, its live rows' median norm and median effective l2 threshold (the distance "
+        "at which a node's gate flips), the share of live nodes the claims' budget reaches, and "
+        "(supervised nets) the share of the attack's successes that light a node whose feature is "
+        "absent or only move present ones; the clean downstream head's weight on impure and on "
+        "unused nodes and its robust accuracy at the point's budget "
+        "([mechanism_measures.csv](mechanism_measures.csv)).",
+        "",
+        "| point | task | variant | " + " | ".join(columns) + " |",
+        "|---|---|---|" + "---|" * len(columns),
+    ]
+    for line in measures.itertuples(index=False):
+        cells = ["" if pd.isna(getattr(line, column)) else f"{getattr(line, column):.3f}"
+                 for column in columns]
+        lines.append(f"| {numbers[line.point]} | {line.task} | {line.variant} | "
+                     + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def mechanism_table(settings: Mapping, inputs: Mapping, outputs: Mapping) -> None:
     """The long table (results/mechanism/verdicts.csv, the figure reads it: each point's levels,
     budget and rows with their criterion), the per-row summary (paper_figures/mechanism.csv:
@@ -212,7 +273,10 @@ def mechanism_table(settings: Mapping, inputs: Mapping, outputs: Mapping) -> Non
     rows = point_rows(settings, inputs["points"], "levels", MECHANISM_LONG_COLUMNS,
                       settings["factors"])
     summary = _mechanism_summary(rows, [point["name"] for point in settings["points"]])
+    measures = mechanism_measures(settings, inputs)
     fileio.write_csv(outputs["verdicts"], rows)
     fileio.write_csv(outputs["csv"], summary)
+    fileio.write_csv(outputs["measures"], measures)
     with fileio.atomic_path(outputs["md"]) as tmp:
-        tmp.write_text(_mechanism_markdown(settings, summary))
+        tmp.write_text(_mechanism_markdown(settings, summary)
+                       + _measures_markdown(settings, measures))

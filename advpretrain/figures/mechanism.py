@@ -78,3 +78,41 @@ def plot_mechanism(inputs, settings, stem):
                  "study (verdict by colour; dashed: the claims' \"robust\")", fontsize=8)
     fig.tight_layout()
     save(fig, stem)
+
+
+TASK_MARKERS = {"supervised": "o", "contrastive": "^"}
+
+
+def plot_mechanism_reach(inputs, settings, stem):
+    """Per point, pre-training task and variant (clean, adversarial, ideal): the clean
+    downstream head's robust accuracy at the point's budget (worst case of the attack ensemble)
+    against the budget over the layer's median effective threshold (the l2 distance at which a
+    node's gate flips). If the gate's reach is what robustness follows, the variants and points
+    fall on one decreasing curve; the dashed line is the claims' "robust" threshold."""
+    frame = read_csvs(inputs["measures"])
+    frame["reach"] = frame["point"].map(settings["budgets"]) / frame["effective_threshold_median"]
+    frame = frame[np.isfinite(frame["reach"]) & np.isfinite(frame["downstream_worst_case"])]
+    numbers = {name: f"P{index}" for index, name in enumerate(settings["budgets"], start=1)}
+    colours = dict(zip(settings["variants"], ("#4575b4", "#d73027", "#1a9850"), strict=True))
+    fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    for line in frame.itertuples(index=False):
+        ax.scatter(line.reach, line.downstream_worst_case, marker=TASK_MARKERS[line.task],
+                   color=colours.get(line.variant, OTHER), s=28)
+        ax.annotate(numbers[line.point], (line.reach, line.downstream_worst_case), fontsize=5,
+                    xytext=(3, 2), textcoords="offset points", color="dimgrey")
+    ax.axhline(settings["robust"], color="grey", linestyle="--", linewidth=0.8)
+    ax.axvline(1.0, color="grey", linestyle=":", linewidth=0.8)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("budget / median effective threshold of the layer (1: the gate is reached)",
+                  fontsize=7)
+    ax.set_ylabel("clean head's robust accuracy (worst case)", fontsize=7)
+    ax.tick_params(labelsize=7)
+    handles = [plt.Line2D([], [], linestyle="", marker=marker, color="black", label=task)
+               for task, marker in TASK_MARKERS.items()]
+    handles += [plt.Line2D([], [], linestyle="", marker="s", color=colour, label=variant)
+                for variant, colour in colours.items()]
+    ax.legend(handles=handles, fontsize=6, loc="upper right", frameon=False)
+    ax.set_title("The gate's reach and the heads' robustness at each point of the mechanism "
+                 "study (P1... as in mechanism.md)", fontsize=7)
+    fig.tight_layout()
+    save(fig, stem)

@@ -16,7 +16,14 @@ from dataclasses import dataclass
 from advpretrain.workflow.image_branch import VARIANTS as IMAGE_VARIANTS
 from advpretrain.workflow.image_branch import branch_enabled
 from advpretrain.workflow.names import PAPER_FIGURES, RESULTS
-from advpretrain.workflow.studies import MECHANISM, SENSITIVITY, point_levels, study_points
+from advpretrain.workflow.studies import (
+    MECHANISM,
+    SENSITIVITY,
+    mechanism_variants,
+    point_levels,
+    point_reference,
+    study_points,
+)
 
 SIM_DIR = f"{RESULTS}/simulation"
 IMAGE_DIR = f"{RESULTS}/images"
@@ -38,6 +45,8 @@ def study_verdicts(study: str) -> str:
 
 
 SENSITIVITY_VERDICTS = study_verdicts(SENSITIVITY)
+# The mechanism study's measures per point (rule mechanism_table).
+MECHANISM_MEASURES = f"{PAPER_FIGURES}/mechanism_measures.csv"
 # The mechanism figure's reference budget: a factor whose levels set it is the x axis, the
 # others facet the figure.
 BUDGET_KEY = "simulation.evaluation.reference_attack.eps"
@@ -139,6 +148,8 @@ FIGURES = {
                                   target=SENSITIVITY),
     "mechanism": Figure("mechanism", lambda c: {"verdicts": [study_verdicts(MECHANISM)]},
                         target=MECHANISM),
+    "mechanism_reach": Figure("mechanism", lambda c: {"measures": [MECHANISM_MEASURES]},
+                              target=MECHANISM),
     **{f"{dataset}_results": _image_results(dataset) for dataset in IMAGE_CATEGORY},
 }
 
@@ -183,14 +194,17 @@ def notebook_figures(notebook: str) -> list[str]:
 def mechanism_facets(config: Mapping) -> dict:
     """The mechanism figure's points in order with their levels, and its facets: columns by the
     first factor that does not set the reference budget (the x axis), rows by the others'
-    combinations; the claims' "robust" threshold (a dashed line)."""
+    combinations, each the levels some point takes; the claims' "robust" threshold (a dashed
+    line)."""
     factors = config[MECHANISM]["factors"]
     faceted = [factor for factor, levels in factors.items()
                if not any(BUDGET_KEY in changes for changes in levels.values())]
     points = {name: {factor: levels[factor] for factor in faceted}
               for name, levels in point_levels(config).items()}
     return {"points": points, "columns": faceted[:1], "rows": faceted[1:],
-            "levels": {factor: list(factors[factor]) for factor in faceted},
+            "levels": {factor: [level for level in factors[factor]
+                                if any(at[factor] == level for at in points.values())]
+                       for factor in faceted},
             "robust": config["claims"]["protocol"]["robust"]}
 
 
@@ -236,6 +250,11 @@ def figure_settings(config: Mapping, name: str) -> dict:
     }
     if name == "mechanism":
         return mechanism_facets(config)
+    if name == "mechanism_reach":
+        return {"budgets": {point: point_reference(config, point, MECHANISM)["eps"]
+                            for point in point_levels(config)},
+                "variants": mechanism_variants(config),
+                "robust": config["claims"]["protocol"]["robust"]}
     if FIGURES[name].dataset:
         dataset = FIGURES[name].dataset
         return {"dataset": dataset,

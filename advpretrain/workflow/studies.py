@@ -192,10 +192,15 @@ def point_config(config: Mapping, name: str, study: str = SENSITIVITY) -> dict:
     return point
 
 
-def point_budget(config: Mapping, name: str, study: str) -> float:
-    """The budget of a point's claims (its reference attack's eps)."""
-    return point_config(config, name, study)["simulation"]["evaluation"]["reference_attack"][
-        "eps"]
+def mechanism_variants(config: Mapping) -> list[str]:
+    """The variants whose measures the mechanism study shows: the claims' clean, adversarial
+    and ideal ones."""
+    return [config["claims"][f"{role}_variant"] for role in ("clean", "adversarial", "ideal")]
+
+
+def point_reference(config: Mapping, name: str, study: str) -> Mapping:
+    """The reference attack of a point's claims (its norm and eps: the claims' budget)."""
+    return point_config(config, name, study)["simulation"]["evaluation"]["reference_attack"]
 
 
 def design_problems(config: Mapping, study: str):
@@ -241,6 +246,11 @@ POINT_RULES = ("sparse_coding_data", "pretrain", "evaluate_pretrained", "exact_v
                "attack_convergence", "node_movement", "evaluate_pair_loss", "pair_attack_study",
                "downstream", "downstream_baselines", "downstream_blend", "claims")
 POINT_TARGET = "results/claims.csv"
+# The mechanism study's measures of each point (docs/mechanism.md), copied beside its claims
+# table: output name -> the point run's file ({activation}: the point's network activation).
+MECHANISM_TABLES = {f"{task}_{table}": f"results/simulation/{task}/{{activation}}/{table}.csv"
+                    for task in ("supervised", "contrastive")
+                    for table in ("summary", "downstream")}
 # The checkout's own Snakefile, found from the package (not a param: a moved checkout must not
 # rerun the points).
 SNAKEFILE = Path(__file__).resolve().parents[2] / "Snakefile"
@@ -249,7 +259,8 @@ SNAKEFILE = Path(__file__).resolve().parents[2] / "Snakefile"
 def study_point(settings: Mapping, inputs: Mapping, outputs: Mapping, threads: int) -> dict:
     """Run the claims pipeline at one point of a study: its config in ``<point>/run/config.yaml``,
     the Snakefile's own rules in that folder (incremental: a rerun redoes what changed), its
-    claims table copied to ``outputs["claims"]``. The inner run's output goes to this job's log."""
+    claims table copied to ``outputs["claims"]`` (and, where ``outputs`` names them, the
+    ``MECHANISM_TABLES``). The inner run's output goes to this job's log."""
     run_dir = Path(outputs["claims"]).parent / "run"
     run_dir.mkdir(parents=True, exist_ok=True)
     config_path = run_dir / "config.yaml"
@@ -264,7 +275,12 @@ def study_point(settings: Mapping, inputs: Mapping, outputs: Mapping, threads: i
     if result.returncode:
         raise UserError(f"the run of point {settings['point']} failed (exit {result.returncode});"
                         f" its Snakemake log is above, its files in {run_dir}")
-    Path(outputs["claims"]).write_bytes((run_dir / POINT_TARGET).read_bytes())
+    activation = settings["config"]["simulation"]["network"]["activation"]
+    copies = {"claims": POINT_TARGET, **MECHANISM_TABLES}
+    for name, path in copies.items():
+        if name in outputs:
+            Path(outputs[name]).write_bytes((run_dir / path.format(activation=activation))
+                                            .read_bytes())
     print(f"point {settings['point']} done in {wall:.0f} s", flush=True)
     return {"wall_s": round(wall, 1)}
 

@@ -434,6 +434,12 @@ def test_the_mechanism_study_runs_the_claims_pipeline_at_each_listed_point(tmp_p
     assert "| P2 | budget=0.5,attack=pgd3_smooth,threshold=unit |" in (
         tmp_path / "paper_figures" / "mechanism.md").read_text()
     assert (tmp_path / "paper_figures" / "mechanism.png").stat().st_size > 10_000
+    measures = pd.read_csv(tmp_path / "paper_figures" / "mechanism_measures.csv")
+    assert set(measures["point"]) == set(points)
+    assert set(measures["task"]) == {"supervised", "contrastive"}
+    assert measures[["row_norm_median", "effective_threshold_median",
+                     "downstream_worst_case"]].notna().all().all(), measures
+    assert (tmp_path / "paper_figures" / "mechanism_reach.png").stat().st_size > 10_000
     rules = {json.loads(path.read_text())["rule"]: json.loads(path.read_text())["unread"]
              for path in records.glob("*.json")}
     assert {"mechanism_point", "mechanism_table", "pretrain", "downstream_baselines",

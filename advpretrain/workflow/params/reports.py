@@ -13,10 +13,11 @@ from advpretrain.workflow.studies import (
     CENTRE,
     MECHANISM,
     SENSITIVITY,
+    mechanism_variants,
     point_axes,
-    point_budget,
     point_config,
     point_levels,
+    point_reference,
     study_points,
 )
 
@@ -85,12 +86,15 @@ def mechanism_point(config: Mapping, point: str) -> dict:
 
 def mechanism_table(config: Mapping) -> dict:
     """The factors and the points in order, with their levels, what they change and their
-    claims' budget; the study's own changes; the claims the study does not vary (C6)."""
+    claims' budget; the study's own changes; the variants whose measures it shows (the claims'
+    clean, adversarial and ideal ones); the claims the study does not vary (C6)."""
     levels = point_levels(config)
+    references = {name: point_reference(config, name, MECHANISM) for name in levels}
     return canonical({
         "factors": list(config[MECHANISM]["factors"]),
         "points": [{"name": name, "levels": levels[name], "changes": changes,
-                    "budget": point_budget(config, name, MECHANISM)}
+                    "budget": references[name]["eps"], "norm": references[name]["norm"]}
                    for name, changes in study_points(config, MECHANISM).items()],
         "study": config[MECHANISM]["study"],
+        "variants": mechanism_variants(config),
         "excluded_claims": ["C6"]})

@@ -11,7 +11,7 @@ import yaml
 from conftest import REPO
 
 from advpretrain.claims.studies import mechanism_table, sensitivity_table
-from advpretrain.figures.mechanism import plot_mechanism
+from advpretrain.figures.mechanism import plot_mechanism, plot_mechanism_reach
 from advpretrain.figures.sensitivity import plot_sensitivity_effects, plot_sensitivity_map
 from advpretrain.workflow import params
 from advpretrain.workflow.config import ConfigError, validate_config
@@ -75,7 +75,7 @@ def test_a_bad_axis_is_refused_naming_the_point_and_the_key(paper_config):
 
 def test_the_paper_and_the_study_export_their_own_figures(test_config):
     assert {"sensitivity_map", "sensitivity_effects"} == set(exported(SENSITIVITY, test_config))
-    assert exported(MECHANISM, test_config) == ["mechanism"]
+    assert exported(MECHANISM, test_config) == ["mechanism", "mechanism_reach"]
     targets = [set(exported(target, test_config)) for target in (PAPER, SENSITIVITY, MECHANISM)]
     assert not (targets[0] & targets[1] or targets[0] & targets[2] or targets[1] & targets[2])
 
@@ -184,17 +184,22 @@ def test_listed_points_restrict_the_grid_in_their_order(paper_config):
                                                      "budget=0.1,attack=fgm,threshold=absolute"]
 
 
-def test_the_paper_mechanism_design_covers_every_level_at_the_paper_budget(paper_config):
+def test_the_paper_mechanism_design_asks_each_question_at_the_paper_budget(paper_config):
+    """The threshold's scale with the paper's attack (absolute, relative, unit rows), and the
+    training attack that sees the gate's jump with the free and with unit rows; every point at
+    the paper config's budget; the factors keep every level (budget 0.1, PGD-10 through the
+    gate's own gradient) for a fuller design."""
     levels = point_levels(paper_config)
     factors = paper_config["mechanism"]["factors"]
-    assert len(levels) <= 12 and set(factors) == {"budget", "attack", "threshold"}
-    at_paper = [point for point in levels.values() if point["budget"] == "0.2"]
-    for factor in ("attack", "threshold"):
-        assert {point[factor] for point in at_paper} == set(factors[factor]), factor
-    at_small = {(point["attack"], point["threshold"]) for point in levels.values()
-                if point["budget"] == "0.1"}
-    assert at_small == {(a, t) for a in ("fgm", "pgd10_smooth") for t in ("absolute", "unit")}
-    config = point_config(paper_config, "budget=0.1,attack=pgd10_smooth,threshold=unit", MECHANISM)
+    assert set(factors) == {"budget", "attack", "threshold"}
+    assert {"0.1", "0.2"} <= set(factors["budget"]) and "pgd10" in factors["attack"]
+    assert {point["budget"] for point in levels.values()} == {"0.2"}
+    assert {(point["attack"], point["threshold"]) for point in levels.values()} == {
+        ("fgm", "absolute"), ("fgm", "relative"), ("fgm", "unit"),
+        ("pgd10_smooth", "absolute"), ("pgd10_smooth", "unit")}
+    assert paper_config["simulation"]["pretrain_variants"]["fgm_l2"]["eps"] == 0.2
+    full_grid = _with_factors(paper_config, factors)
+    config = point_config(full_grid, "budget=0.1,attack=pgd10_smooth,threshold=unit", MECHANISM)
     sim = config["simulation"]
     assert sim["pretrain_variants"]["fgm_l2"]["eps"] == 0.1
     assert sim["contrastive"]["variants"]["fgm_l2"]["eps"] == 0.1
@@ -267,11 +272,14 @@ def test_the_mechanism_table_says_where_each_row_is_restored(tmp_path, paper_con
         frame.to_csv(paths[-1], index=False)
         levels = dict(part.split("=") for part in name.split(","))
         points.append({"name": name, "levels": levels, "changes": {"x.y": 1},
-                       "budget": float(levels["budget"])})
+                       "budget": float(levels["budget"]), "norm": "l2"})
     settings = {"factors": ["budget", "attack", "threshold"], "points": points,
-                "study": {"simulation.eps_sweep.values": []}, "excluded_claims": ["C6"]}
-    outputs = {name: str(tmp_path / f"out_{name}") for name in ("verdicts", "csv", "md")}
-    mechanism_table(settings, {"points": paths}, outputs)
+                "study": {"simulation.eps_sweep.values": []}, "excluded_claims": ["C6"],
+                "variants": ["clean", "fgm_l2", "ideal"]}
+    inputs = {"points": paths, **_point_measures(tmp_path, points)}
+    outputs = {name: str(tmp_path / f"out_{name}") for name in ("verdicts", "csv", "md",
+                                                                  "measures")}
+    mechanism_table(settings, inputs, outputs)
     summary = pd.read_csv(outputs["csv"]).set_index("claim")
     assert list(summary.index) == ["C1", "C2", "C5"]
     assert summary.loc["C2", "restored_at"] == "budget=0.1,attack=pgd10,threshold=unit"
@@ -286,8 +294,57 @@ def test_the_mechanism_table_says_where_each_row_is_restored(tmp_path, paper_con
     assert set(verdicts["budget"]) == {0.1, 0.2} and "criterion_estimate" in verdicts
     assert set(verdicts["levels"]) == {"budget=0.2; attack=fgm; threshold=absolute",
                                        "budget=0.1; attack=pgd10; threshold=unit"}
+    measures = pd.read_csv(outputs["measures"])
+    assert len(measures) == 2 * 2 * 3  # points x tasks x shown variants
+    clean = measures.set_index(["point", "task", "variant"]).loc[
+        ("budget=0.1,attack=pgd10,threshold=unit", "supervised", "clean")]
+    assert clean["row_norm_median"] == pytest.approx(2.0)  # the mean over its two seeds
+    assert clean["head_weight_impure"] == pytest.approx(0.25)
+    assert clean["downstream_worst_case"] == pytest.approx(0.4)  # at the point's budget only
+    assert pd.isna(measures.set_index(["task", "variant"]).loc[
+        ("contrastive", "clean"), "lit_absent_share"]).all()  # supervised nets only
+    assert "| P2 | supervised | clean | 0.500 | 2.000 |" in page
     config = _with_factors(paper_config, points=list(tables))
     figure = figure_settings(config, "mechanism")
     assert figure["columns"] == ["attack"] and figure["rows"] == ["threshold"]
     plot_mechanism({"verdicts": [outputs["verdicts"]]}, figure, tmp_path / "mechanism")
     assert all((tmp_path / f"mechanism.{ext}").stat().st_size > 1000 for ext in ("pdf", "png"))
+    reach = figure_settings(config, "mechanism_reach")
+    assert reach["budgets"] == {name: float(name.split(",")[0][len("budget="):])
+                                for name in tables}
+    plot_mechanism_reach({"measures": [outputs["measures"]]}, reach, tmp_path / "reach")
+    assert all((tmp_path / f"reach.{ext}").stat().st_size > 1000 for ext in ("pdf", "png"))
+
+
+def _point_measures(folder, points):
+    """Each point's node summaries (long: a row per network and measure) and downstream tables
+    (a row per network, attack and budget): the clean nets' rows of norm 1 and 3 (seeds 0, 1),
+    purity 0.5; the heads' worst case 0.4 at the point's budget, 0.1 at twice it."""
+    inputs = {}
+    for task in ("supervised", "contrastive"):
+        summaries, heads = [], []
+        for index, point in enumerate(points):
+            measures = {"purity_all": 0.5, "effective_threshold_median": 0.15,
+                        "reachable_share": 0.6}
+            if task == "supervised":
+                measures |= {"lit_absent_share": 0.7, "moved_present_share": 0.2}
+            summary = pd.DataFrame(
+                [{"task": task, "activation": "gate", "variant": variant, "seed": seed,
+                  "measure": measure, "value": value}
+                 for variant in ("clean", "fgm_l2", "ideal", "untrained") for seed in (0, 1)
+                 for measure, value in {**measures, "row_norm_median": 1.0 + 2 * seed,
+                                        "live_share": 0.9}.items()])
+            head = pd.DataFrame(
+                [{"task": task, "activation": "gate", "variant": variant, "seed": seed,
+                  "attack": attack, "norm": "l2", "eps": eps, "accuracy": accuracy,
+                  "mean_purity": 0.5, "head_weight_impure": 0.25, "head_weight_unused": 0.1}
+                 for variant in ("clean", "fgm_l2", "ideal") for seed in (0, 1)
+                 for attack, eps, accuracy in (("worst_case", point["budget"], 0.4),
+                                               ("worst_case", 2 * point["budget"], 0.1),
+                                               ("pgd", point["budget"], 0.6))])
+            summaries.append(str(folder / f"{task}_summary_{index}.csv"))
+            heads.append(str(folder / f"{task}_downstream_{index}.csv"))
+            summary.to_csv(summaries[-1], index=False)
+            head.to_csv(heads[-1], index=False)
+        inputs[f"{task}_summary"], inputs[f"{task}_downstream"] = summaries, heads
+    return inputs
