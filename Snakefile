@@ -18,6 +18,13 @@ report: "report/workflow.rst"
 
 
 include: "rules/common.smk"
+
+
+# Each configuration's outputs in its own folder (config output_directory): a test or control
+# run leaves a finished paper build alone. The rules name repository files by workflow.basedir.
+workdir: config["output_directory"]
+
+
 include: "rules/images_common.smk"
 include: "rules/data.smk"
 include: "rules/simulation.smk"

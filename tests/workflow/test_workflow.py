@@ -15,7 +15,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import TEST_CONFIG, planned_jobs, planned_rules, run_snakemake
+from conftest import (
+    TEST_CONFIG,
+    copy_repository,
+    planned_jobs,
+    planned_rules,
+    run_snakemake,
+)
 from make_commands import make_snakemake_commands
 
 from advpretrain.workflow.code_inputs import code_modules
@@ -328,6 +334,32 @@ CONTROL_KEEPS = ("clean accuracy", "nodes moved", "clean layer", "contrastive, w
 def verdicts(path: Path) -> dict:
     table = pd.read_csv(path)
     return {(row.claim, row.scope): row.verdict for row in table.itertuples()}
+
+
+def _files(folder: Path) -> dict[Path, bytes]:
+    return {path: path.read_bytes() for path in folder.rglob("*") if path.is_file()}
+
+
+def test_a_test_config_run_in_a_paper_build_touches_no_paper_file(tmp_path):
+    """config/test.yaml and the controls keep their outputs in runs/<name>/ (config
+    output_directory, unless --directory names another): a test-config job run in a checkout
+    holding the paper's figures writes there, with its own Snakemake state, and leaves results/
+    and paper_figures/ as they were; the paper config writes in the checkout itself."""
+    checkout = copy_repository(tmp_path / "checkout")
+    paper, results = _files(checkout / "paper_figures"), _files(checkout / "results")
+    # As a user types it in the checkout: no --directory (which would take precedence).
+    subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "results/data/seed0.npz",
+                    "--configfile", "config/test.yaml"], cwd=checkout, check=True,
+                   capture_output=True, env={**os.environ, "PYTHONPATH": str(checkout)})
+    own = checkout / "runs" / "test"
+    assert (own / "results" / "data" / "seed0.npz").exists() and (own / ".snakemake").is_dir()
+    assert _files(checkout / "paper_figures") == paper and paper
+    assert _files(checkout / "results") == results
+    assert not (checkout / ".snakemake" / "metadata").exists()  # only Snakemake's own log there
+    folders = {name: yaml.safe_load((TEST_CONFIG.parent / name).read_text())["output_directory"]
+               for name in ("config.yaml", "test.yaml", "control.yaml", "near_null.yaml")}
+    assert folders == {"config.yaml": ".", "test.yaml": "runs/test",
+                       "control.yaml": "runs/control", "near_null.yaml": "runs/near_null"}
 
 
 def test_negative_control_supports_no_absent_effect(workflow_run, tmp_path):
