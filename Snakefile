@@ -22,7 +22,11 @@ include: "rules/common.smk"
 
 # Each configuration's outputs in its own folder (config output_directory): a test or control
 # run leaves a finished paper build alone. The rules name repository files by workflow.basedir.
-workdir: config["output_directory"]
+# Only the main process moves there: a job's own Snakemake (a cluster job, a subprocess) starts
+# in that folder already. --directory takes precedence.
+if workflow.is_main_process:
+
+    workdir: config["output_directory"]
 
 
 include: "rules/images_common.smk"
