@@ -2,7 +2,8 @@
 # The GPU check in one command (README, "GPU check"): the machine's own python3 and PyTorch,
 # this repository on PYTHONPATH (nothing installed), a carried pyautoattack wheel in .whl/
 # installed into a scratch folder if there is one, and a hard stop at 8 minutes. Writes
-# $OUT/device_check.json (or --out PATH); every other argument goes to benchmarks/device_check.py
+# benchmarks/results/device_check.json (or in the folder that OUT names, or --out PATH); every
+# other argument goes to benchmarks/device_check.py
 # (--tiny: every section tiny, on the CPU). PYTHON overrides the interpreter.
 set -euo pipefail
 cd "$(dirname "$0")/.."
