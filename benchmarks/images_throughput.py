@@ -6,7 +6,7 @@ same process, clean and with PGD-10 l_inf adversarial training:
 
 * ours: uint8 data resident on the device, crop and flip on the device, bf16 autocast and
   channels_last on the GPU, optional torch.compile, attack steps with frozen parameters and
-  input gradients only (advpretrain.evaluation.core), as advpretrain/images/train.py trains;
+  input gradients only (advpretrain.attack.pgd), as advpretrain/images/train.py trains;
 * reference: float32, a torch DataLoader with CPU torchvision transforms (RandomCrop(32, 4),
   RandomHorizontalFlip, ToTensor), and loss.backward() inside the attack loop (which also
   computes the weight gradients that the attack throws away).
@@ -36,8 +36,8 @@ from torch.utils.data import DataLoader, Dataset
 from torch.utils.flop_counter import FlopCounterMode
 from torchvision import transforms
 
+from advpretrain.attack.pgd import frozen, linf_pgd
 from advpretrain.core.fileio import write_json
-from advpretrain.evaluation.core import frozen, linf_pgd
 from advpretrain.images import cost
 from advpretrain.images.augment import crop_flip, simclr_view
 from advpretrain.images.datasets import spec

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
-from advpretrain.evaluation.core import (
+from advpretrain.attack.pgd import (
     as_budget,
     check_norm,
     pgd,

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import torch
 
-from advpretrain.evaluation.core import NORMS
+from advpretrain.attack.pgd import NORMS
 from advpretrain.model.networks import ACTIVATIONS, TwoLayerNets
 
 Interval = tuple[torch.Tensor, torch.Tensor]

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import pandas as pd
 import torch
 
+from advpretrain.attack.pgd import as_budget, check_norm, project, steepest_step
 from advpretrain.evaluation.adaptive import (
     SAMPLE_NDIM,
     AttackResult,
@@ -44,7 +45,6 @@ from advpretrain.evaluation.adaptive import (
     keep_breaking,
     merged_spec,
 )
-from advpretrain.evaluation.core import as_budget, check_norm, project, steepest_step
 from advpretrain.model.networks import TwoLayerNets
 from advpretrain.model.surrogates import effective_surrogate, parse_surrogate
 

@@ -54,10 +54,10 @@ import torch
 from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
 
+from advpretrain.attack.pgd import NORMS, check_norm, project
 from advpretrain.core.progress import Progress
 from advpretrain.core.seeding import derive_seed, numpy_rng
 from advpretrain.evaluation.bounds import head_margin_bound, preactivation_bounds
-from advpretrain.evaluation.core import NORMS, check_norm, project
 from advpretrain.model.networks import TwoLayerNets
 
 OUTCOMES = ("robust", "broken", "undecided")

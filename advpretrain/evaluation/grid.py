@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import torch
 
-from advpretrain.evaluation.core import perturb, pgd_step_size
+from advpretrain.attack.pgd import perturb, pgd_step_size
 
 LossFn = Callable[..., torch.Tensor]
 

@@ -9,14 +9,14 @@ from dataclasses import dataclass
 
 import torch
 
-from advpretrain.evaluation.adaptive import SAMPLE_NDIM, sample_chunks, step_sizes
-from advpretrain.evaluation.core import (
+from advpretrain.attack.pgd import (
     as_budget,
     check_norm,
     pgd,
     project,
     random_perturbation,
 )
+from advpretrain.evaluation.adaptive import SAMPLE_NDIM, sample_chunks, step_sizes
 from advpretrain.evaluation.ensemble import ensemble_spec
 from advpretrain.model.networks import TwoLayerNets, active_nodes
 from advpretrain.model.surrogates import SurrogateNets, effective_surrogate

@@ -20,10 +20,10 @@ import torch
 from pyautoattack import AutoAttack
 from torch import nn
 
+from advpretrain.attack.pgd import frozen, linf_pgd
 from advpretrain.core import fileio
 from advpretrain.core.errors import UserError
 from advpretrain.core.seeding import derive_seed, torch_generator
-from advpretrain.evaluation.core import frozen, linf_pgd
 from advpretrain.images.data import load_split
 from advpretrain.images.datasets import pixel_budget, spec
 from advpretrain.images.linear import load_encoder, load_heads

@@ -24,11 +24,11 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from advpretrain.attack.pgd import frozen, linf_pgd
 from advpretrain.core import fileio
 from advpretrain.core.canonical import fingerprint
 from advpretrain.core.errors import UserError
 from advpretrain.core.seeding import derive_seed, torch_generator
-from advpretrain.evaluation.core import frozen, linf_pgd
 from advpretrain.images.augment import crop_flip, simclr_view
 from advpretrain.images.cost import cpu_refusal, pretrain_flops
 from advpretrain.images.data import load_split

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import torch
 
+from advpretrain.attack.pgd import input_gradients, perturb, pgd_step_size, steepest_step
 from advpretrain.core.errors import NonFiniteLoss
 from advpretrain.core.fileio import load_torch, save_torch
 from advpretrain.core.progress import Progress
-from advpretrain.evaluation.core import input_gradients, perturb, pgd_step_size, steepest_step
 from advpretrain.model.optimizers import Adam
 from advpretrain.model.surrogates import SurrogateNets
 

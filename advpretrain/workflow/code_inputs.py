@@ -23,13 +23,13 @@ RESULT_NEUTRAL = frozenset({f"{PACKAGE}.{name}" for name in (
     "core.progress", "core.errors", "workflow", "workflow.run", "workflow.code_inputs",
     "workflow.config", "workflow.config_docs", "workflow.generated", "images.cost")})
 # The package's areas, lowest first: a module imports only modules of its own area or of a lower
-# layer (``layer_violations``). The attack core sits below the model, whose training adversary
-# uses it; the two real-data branches (simulations, images) share a layer and never import
-# each other; the claims read everything's tables.
+# layer (``layer_violations``). The attack core (``attack``) sits below the model, whose training
+# adversary uses it, and the evaluation; the two real-data branches (simulations, images) share
+# a layer and never import each other; the claims read everything's tables.
 LAYERS = (
     ("core",),
     ("workflow",),
-    ("evaluation.core",),
+    ("attack",),
     ("model",),
     ("evaluation",),
     ("figures",),

@@ -306,14 +306,14 @@ def test_log_message_change_reruns_nothing(workflow_run, repo_copy, edited):
 def test_attack_change_reruns_exactly_what_attacks(workflow_run, repo_copy, edited):
     scripts = {rule: "images_report" if rule.startswith("images_report_") else rule
                for rule in ONE_JOB_PER_RULE}
-    attacking = {rule for rule, script in scripts.items() if "advpretrain.evaluation.core" in
+    attacking = {rule for rule, script in scripts.items() if "advpretrain.attack.pgd" in
                  code_modules(repo_copy / "scripts" / f"{script}.py")}
     # The one attack core serves the simulations and the real-image branch alike.
     assert attacking == {"pretrain", "evaluate_pretrained", "evaluate_pair_loss", "downstream",
                          "downstream_baselines", "downstream_blend", "node_movement",
                          "threshold_study", "exact_verification", "attack_convergence",
                          "images_pretrain", "images_evaluate"}
-    edited("evaluation/core.py", "return 2.5 * eps / steps", "return 2.4 * eps / steps")
+    edited("attack/pgd.py", "return 2.5 * eps / steps", "return 2.4 * eps / steps")
     planned = planned_rules(run_snakemake(workflow_run, "--dry-run", repo=repo_copy).stdout)
     # Those whose code changed, and what reads their outputs.
     assert planned == attacking | {"pair_attack_study", "figure", "claims", "export_figures",
@@ -541,7 +541,7 @@ def test_a_moved_touched_and_commented_checkout_has_nothing_to_do(workflow_run, 
         for path in (moved_repo / folder).glob(pattern):
             path.touch()
     for module, old, new in (("model/training.py", '"""', '"""Edited: '),
-                             ("evaluation/core.py", "return 2.5 * eps / steps",
+                             ("attack/pgd.py", "return 2.5 * eps / steps",
                               "return 2.5 * eps / steps  # a comment")):
         path = moved_repo / "advpretrain" / module
         assert old in path.read_text()

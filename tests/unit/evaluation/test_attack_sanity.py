@@ -5,8 +5,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from advpretrain.attack.pgd import perturb
 from advpretrain.core.seeding import numpy_rng
-from advpretrain.evaluation.core import perturb
 from advpretrain.evaluation.grid import attack_grid
 from advpretrain.model.networks import TwoLayerNets, logistic_loss
 from advpretrain.model.sparse_coding import DataModel, labelled_sample, orthogonal_dictionary

@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from advpretrain.attack.pgd import as_budget, random_perturbation
 from advpretrain.evaluation.adaptive import clean_result
 from advpretrain.evaluation.convergence import (
     budget_levels,
@@ -12,7 +13,6 @@ from advpretrain.evaluation.convergence import (
     square_attack,
     square_share,
 )
-from advpretrain.evaluation.core import as_budget, random_perturbation
 from advpretrain.evaluation.exact import decide
 from advpretrain.model.networks import TwoLayerNets
 from advpretrain.model.surrogates import SurrogateNets

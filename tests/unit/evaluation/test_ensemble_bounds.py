@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from advpretrain.attack.pgd import perturb
 from advpretrain.core.seeding import numpy_rng
 from advpretrain.evaluation import adaptive, ensemble
 from advpretrain.evaluation.adaptive import adaptive_pgd, step_sizes
@@ -19,7 +20,6 @@ from advpretrain.evaluation.bounds import (
     preactivation_bounds,
     transfer_robust,
 )
-from advpretrain.evaluation.core import perturb
 from advpretrain.evaluation.ensemble import ensemble_plan, ensemble_spec, lowest_margin, worst_case
 from advpretrain.evaluation.grid import attacked_inputs
 from advpretrain.evaluation.movement import movement_attack

@@ -15,7 +15,7 @@ import torchattacks
 from cifar_archive import make_arrays, tiny_config, write_cifar_archive
 from torch import nn
 
-from advpretrain.evaluation.core import frozen, linf_pgd
+from advpretrain.attack.pgd import frozen, linf_pgd
 from advpretrain.images import evaluate as image_evaluate
 from advpretrain.images import external
 from advpretrain.images.evaluate import autoattack, autoattack_plan, unit_purification

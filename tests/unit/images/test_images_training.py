@@ -14,10 +14,10 @@ from cifar_archive import make_arrays, tiny_config, write_cifar_archive
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from advpretrain.attack.pgd import frozen, linf_pgd
 from advpretrain.core.canonical import fingerprint
 from advpretrain.core.errors import NonFiniteLoss, StaleModel, UserError
 from advpretrain.core.fileio import load_torch
-from advpretrain.evaluation.core import frozen, linf_pgd
 from advpretrain.images import linear as image_linear
 from advpretrain.images import train as image_train
 from advpretrain.images.augment import crop_flip, simclr_view

@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from advpretrain.attack.pgd import input_gradients, perturb, steepest_step
 from advpretrain.evaluation.bounds import certified, hidden_bounds
-from advpretrain.evaluation.core import input_gradients, perturb, steepest_step
 from advpretrain.evaluation.exact import decide
 from advpretrain.model.networks import ACTIVATIONS, TwoLayerNets, active, active_nodes
 from advpretrain.model.optimizers import Adam

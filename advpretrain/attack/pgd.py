@@ -3,13 +3,13 @@ steepest-ascent steps and the projected-gradient loop that every attack of the w
 with its two plain callers.
 
 The simulations' FGM and PGD (``perturb``), the training adversary (``model.training``), the
-adaptive attacks of the ensemble (``adaptive``), the representation-movement attack
-(``movement``) and the image branch's l_inf PGD (``linf_pgd``) all call ``pgd`` with their own
-objective, start and step sizes. The core sits below the model in the package's layers
-(``workflow.code_inputs.LAYERS``): it imports nothing of the package. ``sample_ndim`` leading
-dimensions index samples (and networks of a batched model); norms are taken over the rest. A
-budget ``eps`` is a Python float or a tensor that broadcasts against the inputs (each network its
-own budget); a float costs no host-to-device copy on a GPU.
+adaptive attacks of the ensemble (``evaluation.adaptive``), the representation-movement attack
+(``evaluation.movement``) and the image branch's l_inf PGD (``linf_pgd``) all call ``pgd`` with
+their own objective, start and step sizes. The core sits below the model and the evaluation in
+the package's layers (``workflow.code_inputs.LAYERS``): it imports nothing of the package.
+``sample_ndim`` leading dimensions index samples (and networks of a batched model); norms are
+taken over the rest. A budget ``eps`` is a Python float or a tensor that broadcasts against the
+inputs (each network its own budget); a float costs no host-to-device copy on a GPU.
 
 Gradients are taken with respect to the inputs only (``torch.autograd.grad`` on the perturbed
 inputs), so an attack never accumulates parameter gradients; ``frozen`` also stops parameters

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from advpretrain.evaluation.core import perturb, random_perturbation
+from advpretrain.attack.pgd import perturb, random_perturbation
 
 
 def quadratic_loss(x):
