@@ -55,13 +55,13 @@ from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from advpretrain.attack.pgd import NORMS, check_norm, project
+from advpretrain.core.activations import THRESHOLDED
 from advpretrain.core.progress import Progress
 from advpretrain.core.seeding import derive_seed, numpy_rng
 from advpretrain.evaluation.bounds import head_margin_bound, preactivation_bounds
 from advpretrain.model.networks import TwoLayerNets
 
 OUTCOMES = ("robust", "broken", "undecided")
-PIECEWISE_LINEAR = ("gate", "relu", "symmetric_relu")
 SOLVER_TOLERANCE = 1e-5  # relative to the head's largest output: covers HiGHS's and SCIP's 1e-6
 JUMP_TOLERANCE = 1e-5  # a counterexample's pre-activations keep this far from every jump
 BALL_SHRINK = 1e-6  # a counterexample lies in the ball of radius eps (1 - BALL_SHRINK)
@@ -83,9 +83,9 @@ def activation_pieces(activation: str, threshold: float) -> tuple[tuple[Piece, .
     """The closed linear pieces covering the real line, and the jumps (where sigma is
     discontinuous): the gate's at +-e, none for relu and the symmetric relu."""
     e, inf = float(threshold), math.inf
-    if activation not in PIECEWISE_LINEAR:
+    if activation not in THRESHOLDED:
         raise ValueError(f"exact verification needs a piecewise-linear activation "
-                         f"({', '.join(PIECEWISE_LINEAR)}), got {activation!r}")
+                         f"({', '.join(THRESHOLDED)}), got {activation!r}")
     if activation == "relu":
         return (Piece(-inf, e, 0.0, 0.0), Piece(e, inf, 1.0, -e)), ()
     if e <= 0:  # the gate and the symmetric relu are the identity

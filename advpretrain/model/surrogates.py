@@ -31,11 +31,11 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from advpretrain.core.activations import SMOOTH_ACTIVATIONS
 from advpretrain.model.networks import ACTIVATIONS, TwoLayerNets
 
 Activation = Callable[[torch.Tensor, float], torch.Tensor]
 SMOOTH_PREFIX = "smooth_"
-SMOOTH_ACTIVATIONS = ("tanh", "softplus")
 
 
 def parse_surrogate(surrogate: str) -> tuple[str, float | None]:

@@ -7,6 +7,7 @@ figures, notebooks, the studies); ``common`` holds the params that must not trig
 builder has its rule's name; no other name of the package repeats one.
 """
 
+from advpretrain.core.activations import THRESHOLDED
 from advpretrain.workflow.params.common import untracked
 from advpretrain.workflow.params.images import (
     images_data,
@@ -32,7 +33,6 @@ from advpretrain.workflow.params.simulation import (
     CONTRASTIVE_TASKS,
     PAIR_ATTACK_TASKS,
     PRETRAIN_TASKS,
-    THRESHOLDED,
     architecture,
     attack_convergence,
     contrastive_variants,

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import SimpleNamespace
 
+from advpretrain.core.activations import THRESHOLDED
 from advpretrain.core.canonical import canonical, fingerprint
 from advpretrain.workflow.params.common import untracked
 
@@ -31,10 +32,6 @@ PAIR_ATTACK_TASKS = {"contrastive_attack_similar": "similar",
 
 CONTRASTIVE_TASKS = ("contrastive", *PAIR_ATTACK_TASKS)
 PRETRAIN_TASKS = ("supervised", *CONTRASTIVE_TASKS)
-
-
-# Activations that read the threshold e (advpretrain.model.networks.ACTIVATIONS).
-THRESHOLDED = ("gate", "relu", "symmetric_relu")
 
 
 def variant_table(sim: Mapping) -> list[dict]:
@@ -195,8 +192,8 @@ def evaluate_pretrained(config: Mapping, task: str, activation: str) -> dict:
 
 def exact_activations(sim: Mapping) -> list[str]:
     """The activations whose supervised jobs are verified exactly: the piecewise-linear ones
-    (``THRESHOLDED``, those of ``evaluation.exact``) among the main one and the activation
-    study's whose job trains one of ``evaluation.exact.variants``."""
+    (``core.activations.THRESHOLDED``, those ``evaluation.exact`` verifies) among the main one
+    and the activation study's whose job trains one of ``evaluation.exact.variants``."""
     chosen = [sim["network"]["activation"], *sim["activation_study"]["activations"]]
     verified = set(sim["evaluation"]["exact"]["variants"])
     return [a for a in dict.fromkeys(chosen) if a in THRESHOLDED

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from advpretrain.attack.pgd import as_budget, random_perturbation
+from advpretrain.core.activations import THRESHOLDED
 from advpretrain.evaluation.adaptive import clean_result
 from advpretrain.evaluation.convergence import (
     budget_levels,
@@ -41,7 +42,7 @@ def test_bad_specs_are_refused(change, message):
         convergence_spec(change)
 
 
-@pytest.mark.parametrize("activation", ["gate", "relu", "symmetric_relu"])
+@pytest.mark.parametrize("activation", THRESHOLDED)
 def test_the_refused_ste_surrogate_has_a_constant_gradient(activation):
     nets = TwoLayerNets(*TwoLayerNets.initial_parameters(1, 8, 4, 1.0,
                                                          torch.Generator().manual_seed(0)),

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from advpretrain.attack.pgd import perturb
+from advpretrain.core.activations import THRESHOLDED
 from advpretrain.core.seeding import numpy_rng
 from advpretrain.evaluation import adaptive, ensemble
 from advpretrain.evaluation.adaptive import adaptive_pgd, step_sizes
@@ -36,7 +37,6 @@ from advpretrain.simulation.jobs import minibatch_sampler
 
 SUPERVISED, CONTRASTIVE = TASKS["supervised"], TASKS["contrastive"]
 THRESHOLD = 0.3
-THRESHOLDED = ("gate", "relu", "symmetric_relu")
 FAST = {"steps": 20, "restarts": 2, "surrogates": ["own", "ste", "smooth_0.05", "smooth_0.2"],
         "paper_pgd_steps": 10}
 CHEAP = {**FAST, "steps": 10, "restarts": 1}  # where the attacks' strength does not matter

@@ -7,6 +7,7 @@ import pytest
 import torch
 from scipy.optimize import linprog
 
+from advpretrain.core.activations import THRESHOLDED
 from advpretrain.core.seeding import numpy_rng
 from advpretrain.evaluation.bounds import certified
 from advpretrain.evaluation.ensemble import worst_case
@@ -25,7 +26,6 @@ from advpretrain.model.training import Adversary, train_networks
 from advpretrain.simulation.jobs import minibatch_sampler
 
 THRESHOLD = 0.3
-PIECEWISE = ("gate", "relu", "symmetric_relu")
 GAP = 1e-3  # brute-force minima this close to 0 are not compared
 
 
@@ -112,7 +112,7 @@ def small_nets(activation, seed, n_models=3):
 
 
 @pytest.mark.parametrize("norm", ["linf", "l2"])
-@pytest.mark.parametrize("activation", PIECEWISE)
+@pytest.mark.parametrize("activation", THRESHOLDED)
 def test_decisions_agree_with_brute_force(activation, norm):
     """d 3, H 4 (3^4 patterns): robust where the brute-force minimum is > 0, broken where it is
     < 0, every counterexample inside the ball with y f <= 0 on the float32 networks."""

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from advpretrain.attack.pgd import input_gradients, perturb, steepest_step
+from advpretrain.core.activations import THRESHOLDED
 from advpretrain.evaluation.bounds import certified, hidden_bounds
 from advpretrain.evaluation.exact import decide
 from advpretrain.model.networks import ACTIVATIONS, TwoLayerNets, active, active_nodes
@@ -18,7 +19,6 @@ from advpretrain.model.training import Adversary, train_networks
 from advpretrain.simulation.jobs import initial_networks, job_adversary, place_ideal
 
 SUPERVISED = TASKS["supervised"]
-THRESHOLDED = ("gate", "relu", "symmetric_relu")
 N, H, D, BATCH = 3, 6, 5, 16
 
 

@@ -4,7 +4,8 @@ import pytest
 import yaml
 from conftest import TEST_CONFIG, run_snakemake
 
-from advpretrain.workflow.config import ConfigError, validate_config
+from advpretrain.core.activations import ACTIVATION_NAMES
+from advpretrain.workflow.config import ConfigError, load_schema, validate_config
 
 
 @pytest.mark.parametrize("path, value, key", [
@@ -114,3 +115,12 @@ def test_an_overlay_given_alone_is_refused_in_one_line():
         validate_config(overlay)
     lines = str(refused.value).splitlines()
     assert len(lines) == 2 and "--configfile config/config.yaml <overlay.yaml>" in lines[1]
+
+
+def test_the_schema_s_activations_are_the_package_s():
+    """The schema enumerates the activation names itself (it reads no Python): they must be
+    ``core.activations``' names, in its order."""
+    simulation = load_schema()["properties"]["simulation"]["properties"]
+    main = simulation["network"]["properties"]["activation"]["enum"]
+    study = simulation["activation_study"]["properties"]["activations"]["items"]["enum"]
+    assert tuple(main) == tuple(study) == ACTIVATION_NAMES
