@@ -34,7 +34,7 @@ setup: $(STAMP) ## the pinned environment in .venv/, when missing or out of date
 # file carries the sha256 of each file pip may take (tools/lock.py): --require-hashes refuses
 # any other bytes.
 $(STAMP): $(SETUP_INPUTS)
-	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required (the lock is for CPython 3.11); set PYTHON=python3.11"'
+	@$(PYTHON) -c 'import sys; assert (3, 11, 7) <= sys.version_info[:3] < (3, 12), "Python 3.11.7 or a later 3.11 is required (the locks are for CPython 3.11.7+); set PYTHON=python3.11"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.lock
 	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements/nodeps.txt
@@ -44,10 +44,13 @@ $(STAMP): $(SETUP_INPUTS)
 	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/pip.txt
 	rm -f $(VENV)/.installed-* && touch $@
 
-# requirements/{dev,job}.lock from requirements/{dev,job}.in, then envs/{workflow,dev}.yaml from
-# the locks; only pip (tools/lock.py). Commit the results; the next `make` re-installs .venv.
-lock: ## regenerate requirements/*.lock and envs/*.yaml from requirements/*.in
-	$(PYTHON) tools/lock.py
+# Every pin file of requirements/ from its .in file, then envs/{workflow,dev}.yaml from the locks:
+# uv's universal resolution with hashes (tools/lock.py; uv is .venv's). Versions stay unless an
+# .in file moves them (`make lock LOCK_FLAGS=--upgrade` moves all). Commit the results; the next
+# `make` re-installs .venv.
+LOCK_FLAGS ?=
+lock: setup ## regenerate requirements/*.{lock,txt} and envs/*.yaml from requirements/*.in (uv)
+	$(BIN)/python tools/lock.py $(LOCK_FLAGS)
 
 # The pinned packages (requirements/) against a vulnerability database, with pip-audit from its
 # own .venv-audit (requirements/audit.txt); tools/audit.py says plainly when no vulnerability

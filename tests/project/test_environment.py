@@ -1,6 +1,7 @@
 """The environments agree with each other: .in files, locks, conda env files, pyproject, Makefile.
 
-Fast, no network, nothing installed. After editing a requirements/*.in file: `make lock`.
+Fast, nothing installed; no network but for the dry-run installs of the locks for each platform
+(uv and the registry). After editing a requirements/*.in file: `make lock`.
 """
 
 import ast
@@ -59,9 +60,29 @@ def pins(path):
         assert specifier.operator in ("==", "==="), f"{path.name}: {requirement} is not exact"
         if path.suffix == ".lock":
             assert specifier.operator == "==", f"{path.name}: {requirement}: plain == in a lock"
-        assert not requirement.marker and not requirement.extras, f"{path.name}: {requirement}"
+        assert not requirement.extras, f"{path.name}: {requirement}"
         result[name] = (specifier.operator, specifier.version)
     return result
+
+
+# The platforms the set-up supports, as environment markers see them (CPython 3.11.7).
+PLATFORMS = {
+    "linux-x86_64": {"sys_platform": "linux", "platform_system": "Linux",
+                     "platform_machine": "x86_64"},
+    "linux-aarch64": {"sys_platform": "linux", "platform_system": "Linux",
+                      "platform_machine": "aarch64"},
+    "macos-arm64": {"sys_platform": "darwin", "platform_system": "Darwin",
+                    "platform_machine": "arm64"},
+}
+
+
+def installed_on(path, platform):
+    """The names of a lock that pip installs on ``platform``: those whose marker holds there."""
+    environment = {"python_version": "3.11", "python_full_version": "3.11.7",
+                   "implementation_name": "cpython", "platform_python_implementation": "CPython",
+                   "os_name": "posix", **PLATFORMS[platform]}
+    return {name for name, requirement in requirements(path).items()
+            if requirement.marker is None or requirement.marker.evaluate(environment)}
 
 
 def conda_dependencies(path):
@@ -217,27 +238,93 @@ def load_lock_tool():
     return module
 
 
-def test_lock_tool_reads_versions_from_file_names_and_round_trips_hashes(tmp_path):
+def test_the_lock_tool_resolves_every_pin_file_universally_with_hashes():
+    """`make lock` writes every pin file the set-up and the audit install, each from its .in file,
+    for every platform at once (markers), with the hashes --require-hashes needs."""
     lock = load_lock_tool()
-    wheel = "torch-2.13.0-cp311-cp311-manylinux_2_28_x86_64.whl"
-    assert lock.file_version(wheel, "torch") == "2.13.0"
-    assert lock.file_version("Jinja2-3.1.6.tar.gz", "jinja2") == "3.1.6"
-    assert lock.file_version("ruamel.yaml-0.18.6.tar.gz", "ruamel-yaml") == "0.18.6"
-    assert lock.file_version("torchvision-0.28.0-cp311-none-any.whl", "torch") is None
-    assert lock.file_version("torch-audio-1.0.tar.gz", "torch") is None
-    pins = {"pip": ("==", "26.2.1", ("a" * 64, "b" * 64)), "torch": ("==", "2.13.0", ("c" * 64,))}
-    path = tmp_path / "x.lock"
-    path.write_text("# header\n" + "\n".join(lock.hashed_lines(pins)) + "\n")
-    assert lock.read_hashed(path) == pins
-    assert lock.read_requirements(path) == {"pip": ("==", "26.2.1"), "torch": ("==", "2.13.0")}
-    assert pip_install_accepts(path)
+    outputs = {REQ / output for output, _, _ in lock.PIN_FILES}
+    assert outputs == set(PIN_FILES)
+    for output, source, options in lock.PIN_FILES:
+        assert (REQ / source).is_file(), source
+        command = lock.compile_command("uv", output, source, options, upgrade=False)
+        for flag in ("--universal", "--generate-hashes", "--no-config"):
+            assert flag in command, (output, flag)
+        assert command[command.index("--python-version") + 1] == CONDA_PYTHON.split("=")[1]
+        assert "--upgrade" not in command, "the current pins are uv's preferences"
+    assert "--upgrade" in lock.compile_command("uv", "dev.lock", "dev.in", (), upgrade=True)
 
 
-def pip_install_accepts(path):
-    """pip's own requirements parser reads the file (no install, no network)."""
+@pytest.mark.parametrize("source", ["pip.in", "nodeps.in", "audit.in"])
+def test_every_hand_listed_pin_is_in_its_pin_file(source):
+    output = {"pip.in": "pip.txt", "nodeps.in": "nodeps.txt", "audit.in": "audit.txt"}[source]
+    written = pins(REQ / output)
+    for name, requirement in requirements(REQ / source).items():
+        assert name in written and requirement.specifier.contains(written[name][1]), name
+
+
+GPU_ONLY = re.compile(r"^(nvidia-.*|cuda-.*|triton)$")
+
+
+@pytest.mark.parametrize("env", ["job", "dev"])
+def test_the_gpu_libraries_are_locked_for_linux_only(env):
+    """One lock for every platform: torch's CUDA libraries behind `sys_platform == 'linux'`, so a
+    Mac installs the same versions of everything else without them."""
+    linux, mac = (installed_on(LOCKS[env], platform) for platform in ("linux-x86_64",
+                                                                       "macos-arm64"))
+    assert {"torch", "torchvision"} <= linux & mac
+    assert {name for name in linux if GPU_ONLY.match(name)}, "Linux torch needs its CUDA libraries"
+    assert not {name for name in mac if GPU_ONLY.match(name)}, "CUDA libraries locked for macOS"
+
+
+@pytest.mark.parametrize("path", PIN_FILES, ids=lambda path: path.name)
+def test_pip_reads_every_pin_with_its_hashes(path):
+    """pip's own requirements parser (no install, no network) reads each line, marker and hashes."""
     from pip._internal.network.session import PipSession
     from pip._internal.req.req_file import parse_requirements
 
     parsed = list(parse_requirements(str(path), session=PipSession()))
-    return [p.requirement.strip() for p in parsed] == ["pip==26.2.1", "torch==2.13.0"] and all(
-        p.options["hashes"]["sha256"] for p in parsed)
+    assert len(parsed) == len(requirement_lines(path))
+    assert all(p.options["hashes"]["sha256"] for p in parsed)
+
+
+# uv's name of each platform of PLATFORMS; torch 2.13.0's macOS wheel is for macOS 14 or later and
+# its Linux wheels for glibc 2.28 or later.
+UV_PLATFORMS = {"linux-x86_64": "x86_64-manylinux_2_28", "linux-aarch64": "aarch64-manylinux_2_28",
+                "macos-arm64": "aarch64-apple-darwin"}
+
+
+def registry_reachable():
+    import urllib.request
+
+    try:
+        urllib.request.urlopen("https://pypi.org/simple/", timeout=10).close()
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("env", ["job", "dev"])
+@pytest.mark.parametrize("platform", list(UV_PLATFORMS))
+def test_the_lock_installs_on_each_platform(env, platform, tmp_path):
+    """A dry-run install of the lock for another platform, hashes required: every pin whose marker
+    holds there has a wheel for it among the hashed files (uv, from the registry's metadata).
+    Needs the registry; ADVPRETRAIN_REGISTRY_TEST=1 (CI) makes it fail instead of skip."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    if not registry_reachable():
+        if os.environ.get("ADVPRETRAIN_REGISTRY_TEST") == "1":
+            pytest.fail("https://pypi.org/simple/ cannot be reached")
+        pytest.skip("the package registry cannot be reached")
+    uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or pytest.fail("no uv in .venv")
+    done = subprocess.run(
+        [uv, "pip", "install", "--dry-run", "--no-config", "--require-hashes", "--python-platform",
+         UV_PLATFORMS[platform], "--python-version", CONDA_PYTHON.split("=")[1], "--target",
+         str(tmp_path / "target"), "-r", str(LOCKS[env])],
+        capture_output=True, text=True, env={**os.environ, "MACOSX_DEPLOYMENT_TARGET": "14.0"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    would_install = {canonicalize_name(line.split()[1].split("==")[0])
+                     for line in done.stderr.splitlines() if line.startswith(" + ")}
+    assert would_install == installed_on(LOCKS[env], platform)
