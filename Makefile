@@ -93,10 +93,14 @@ cifar10: setup ## everything with CIFAR-10 forced on (a SLURM driver: PROFILE=pr
 
 # Staged: lint and dry runs (seconds), then unit tests, then the workflow tests (minutes); a
 # stage that fails stops the rest.
+# Each stage on every core (pytest-xdist, at most 4 workers: each Snakemake run of a test uses 2
+# cores); the tests of the shared test build stay on one worker, which builds it once
+# (tests/conftest.py).
+PYTEST := $(BIN)/python -m pytest --numprocesses auto --maxprocesses 4 --dist loadgroup
 test: setup ## the test suite: lint and dry runs, unit tests, workflow tests
-	$(BIN)/python -m pytest -m lint
-	$(BIN)/python -m pytest -m "not lint and not workflow and not slurm"
-	$(BIN)/python -m pytest -m "workflow or slurm"
+	$(PYTEST) -m lint
+	$(PYTEST) -m "not lint and not workflow and not slurm"
+	$(PYTEST) -m "workflow or slurm"
 
 # After changing a plot: the figures and the claims table (only what changed reruns).
 figures: setup ## after a plot change: the figures and the claims table, only what changed
@@ -106,7 +110,7 @@ dry-run: setup ## what reproduce would run, without running it
 	$(RUN) --dry-run all notebooks $(CONFIG_FLAG)
 
 lint: setup ## the lint stage of the tests alone (seconds)
-	$(BIN)/python -m pytest -m lint
+	$(PYTEST) -m lint
 
 # results/report.html: every figure and table with its caption (report/), from a finished build
 # (`make reproduce` writes it too).

@@ -68,6 +68,15 @@ def write_test_archive(workdir: Path) -> None:
     write_cifar_archive(Path(workdir) / root)
 
 
+def pytest_collection_modifyitems(items):
+    """Under pytest-xdist (`make test` runs each stage with -n): the tests of the shared test
+    build (``workflow_run``, a session fixture, so one build per worker) form one group, run by
+    one worker that builds it once; every other test goes to whichever worker is free."""
+    for item in items:
+        if "workflow_run" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("shared_build"))
+
+
 @pytest.fixture(scope="session")
 def repo_copy(tmp_path_factory) -> Path:
     return copy_repository(tmp_path_factory.mktemp("repository"))
