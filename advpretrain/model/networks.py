@@ -13,8 +13,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from advpretrain.core.activations import ACTIVATION_NAMES
-
 
 def gate(v, threshold):
     """sigma(v, e) = v * 1{|v| >= e}, with the paper's gradient 1{|v| >= e}.
@@ -59,7 +57,6 @@ ACTIVATIONS = {
     "tanh": tanh,
     "softplus": softplus,
 }
-assert tuple(ACTIVATIONS) == ACTIVATION_NAMES, "one function per name of core.activations"
 THRESHOLD_MODES = ("absolute", "relative")  # TwoLayerNets' threshold_mode
 
 

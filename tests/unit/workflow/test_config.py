@@ -5,6 +5,7 @@ import yaml
 from conftest import TEST_CONFIG, run_snakemake
 
 from advpretrain.core.activations import ACTIVATION_NAMES
+from advpretrain.model.networks import ACTIVATIONS
 from advpretrain.workflow.config import ConfigError, load_schema, validate_config
 
 
@@ -119,8 +120,9 @@ def test_an_overlay_given_alone_is_refused_in_one_line():
 
 def test_the_schema_s_activations_are_the_package_s():
     """The schema enumerates the activation names itself (it reads no Python): they must be
-    ``core.activations``' names, in its order."""
+    ``core.activations``' names, in its order, and the model must hold one function each."""
     simulation = load_schema()["properties"]["simulation"]["properties"]
     main = simulation["network"]["properties"]["activation"]["enum"]
     study = simulation["activation_study"]["properties"]["activations"]["items"]["enum"]
     assert tuple(main) == tuple(study) == ACTIVATION_NAMES
+    assert tuple(ACTIVATIONS) == ACTIVATION_NAMES, "one function per name of core.activations"
