@@ -6,7 +6,8 @@ BIN := $(VENV)/bin
 # Everything `make setup` installs from: a change to any of them re-installs.
 SETUP_INPUTS := requirements/dev.lock requirements/job.lock requirements/nodeps.txt pyproject.toml \
 	requirements/pip.txt
-STAMP := $(VENV)/.installed-$(shell cat $(SETUP_INPUTS) | sha256sum | cut -c1-16)
+# (hashed by Python: macOS has no sha256sum)
+STAMP := $(VENV)/.installed-$(shell $(PYTHON) -c 'import hashlib, sys; print(hashlib.sha256(b"".join(open(f, "rb").read() for f in sys.argv[1:])).hexdigest()[:16])' $(SETUP_INPUTS))
 CORES ?= all
 # One configuration and one profile for every target: `make figures` after `make reproduce` must
 # see the same settings, or it reruns what they feed. CONFIG: one file or a base and its overlays

@@ -94,6 +94,15 @@ def test_imports_go_down_the_layers_only():
     assert layer_violations() == []
 
 
+def test_every_layer_is_a_whole_area():
+    """Each layer lists whole subpackages (no module singled out to sit below its own area, as
+    the attack core once did), and every subpackage has its layer."""
+    areas = [area for layer in LAYERS for area in layer]
+    assert all("." not in area for area in areas), areas
+    packages = {path.parent.name for path in PACKAGE.glob("*/__init__.py")}
+    assert sorted(areas) == sorted(packages)
+
+
 def test_layer_check_catches_an_upward_import(monkeypatch):
     graph = dict(import_graph())
     graph["advpretrain.core.tables"] = graph["advpretrain.core.tables"] | {
