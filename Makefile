@@ -94,14 +94,18 @@ cifar10: setup ## everything with CIFAR-10 forced on (a SLURM driver: PROFILE=pr
 
 # Staged: lint and dry runs (seconds), then unit tests, then the workflow tests (minutes); a
 # stage that fails stops the rest.
-# Each stage on every core (pytest-xdist, at most 4 workers: each Snakemake run of a test uses 2
-# cores); the tests of the shared test build stay on one worker, which builds it once
-# (tests/conftest.py).
-PYTEST := $(BIN)/python -m pytest --numprocesses auto --maxprocesses 4 --dist loadgroup
+# Lint and unit tests on every core (pytest-xdist, at most 4 workers); the workflow stage as two
+# pytest runs side by side (tools/side_by_side.py): the shared test build's tests, built once,
+# and every other workflow and SLURM test (each Snakemake run of a test uses 2 cores).
+PYTEST := $(BIN)/python -m pytest
+XDIST := --numprocesses auto --maxprocesses 4
+WORKFLOW_TESTS := (workflow or slurm)
 test: setup ## the test suite: lint and dry runs, unit tests, workflow tests
-	$(PYTEST) -m lint
-	$(PYTEST) -m "not lint and not workflow and not slurm"
-	$(PYTEST) -m "workflow or slurm"
+	$(PYTEST) $(XDIST) -m lint
+	$(PYTEST) $(XDIST) -m "not lint and not workflow and not slurm"
+	$(BIN)/python tools/side_by_side.py \
+		'shared build=$(PYTEST) -m "$(WORKFLOW_TESTS) and shared_build"' \
+		'other=$(PYTEST) -m "$(WORKFLOW_TESTS) and not shared_build"'
 
 # After changing a plot: the figures and the claims table (only what changed reruns).
 figures: setup ## after a plot change: the figures and the claims table, only what changed
@@ -111,7 +115,7 @@ dry-run: setup ## what reproduce would run, without running it
 	$(RUN) --dry-run all notebooks $(CONFIG_FLAG)
 
 lint: setup ## the lint stage of the tests alone (seconds)
-	$(PYTEST) -m lint
+	$(PYTEST) $(XDIST) -m lint
 
 # results/report.html: every figure and table with its caption (report/), from a finished build
 # (`make reproduce` writes it too).

@@ -68,13 +68,14 @@ def write_test_archive(workdir: Path) -> None:
     write_cifar_archive(Path(workdir) / root)
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects
 def pytest_collection_modifyitems(items):
-    """Under pytest-xdist (`make test` runs each stage with -n): the tests of the shared test
-    build (``workflow_run``, a session fixture, so one build per worker) form one group, run by
-    one worker that builds it once; every other test goes to whichever worker is free."""
+    """Mark the tests of the shared test build (``workflow_run``, a session fixture): `make test`
+    runs them in one pytest process, which builds it once, beside the other workflow tests
+    (tools/side_by_side.py)."""
     for item in items:
         if "workflow_run" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("shared_build"))
+            item.add_marker(pytest.mark.shared_build)
 
 
 @pytest.fixture(scope="session")

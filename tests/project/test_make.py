@@ -46,3 +46,20 @@ def test_make_help_lists_every_target_in_one_line_each():
     lines = run_make("help").splitlines()
     assert [line.split()[0] for line in lines] == phony
     assert all(len(line.split(maxsplit=1)) == 2 for line in lines)
+
+
+def test_side_by_side_labels_every_line_and_exits_with_the_first_failure():
+    """tools/side_by_side.py (the workflow stage's two halves): each command's lines, labelled,
+    and the first non-zero exit status; a call without LABEL=command is refused."""
+    import subprocess
+    import sys
+
+    tool = str(REPO / "tools" / "side_by_side.py")
+    fails = f"{sys.executable} -c 'print(1); raise SystemExit(3)'"
+    done = subprocess.run([sys.executable, tool, f"ok={sys.executable} -c 'print(2)'",
+                           f"fails={fails}"], capture_output=True, text=True)
+    assert done.returncode == 3
+    assert {"[ok] 2", "[fails] 1", "[ok] exit status 0", "[fails] exit status 3"} <= set(
+        done.stdout.splitlines()), done.stdout
+    refused = subprocess.run([sys.executable, tool, "echo"], capture_output=True, text=True)
+    assert refused.returncode == 1 and "LABEL=" in refused.stderr
