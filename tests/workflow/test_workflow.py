@@ -388,7 +388,7 @@ def test_negative_control_supports_no_absent_effect(workflow_run, tmp_path):
 ABSOLUTE_WORDS = re.compile(r"\b(?:robust|mainly|(?<!at )most)\b")
 
 
-def test_near_null_control_supports_no_absolute_word(workflow_run, tmp_path):
+def test_near_null_control_supports_no_absolute_word(tmp_path):
     """Training budgets 1/20 of the paper's (config/near_null.yaml): effects of noise size. No
     row whose hypothesis says "robust", "most" or "mainly" may be supported, apart from the
     hypotheses that the clean layer is *not* robust, which the clean nets decide alone."""
