@@ -93,10 +93,10 @@ cifar10: setup ## everything with CIFAR-10 forced on (a SLURM driver: PROFILE=pr
 	$(RUN) --configfile $(CONFIG) config/cifar10_on.yaml
 
 # Staged: lint and dry runs (seconds), then unit tests, then the workflow tests (minutes); a
-# stage that fails stops the rest.
-# Lint and unit tests on every core (pytest-xdist, at most 4 workers); the workflow stage as two
-# pytest runs side by side (tools/side_by_side.py): the shared test build's tests, built once,
-# and every other workflow and SLURM test (each Snakemake run of a test uses 2 cores).
+# stage that fails stops the rest. Lint and unit tests on every core (pytest-xdist, at most 4
+# workers); the workflow stage as two pytest runs side by side (tools/side_by_side.py): the
+# shared test build's tests, built once, and every other workflow and SLURM test (each Snakemake
+# run of a test uses 2 cores).
 PYTEST := $(BIN)/python -m pytest
 XDIST := --numprocesses auto --maxprocesses 4
 WORKFLOW_TESTS := (workflow or slurm)
